@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# dram — SPDX-License-Identifier: BSD-3-Clause
+# The donor benchmark (`make bench`; not a test).  fio's nbd engine
+# against dram.so (each backing) and, in the same run, nbdkit's memory
+# plugin (allocator=sparse and malloc) and null plugin (the framework's
+# ceiling).  Prints one table of medians with ratios, and the donor's
+# RSS after writing and after trimming the whole device.
+#
+# Environment: BENCH_SIZE (1G), BENCH_RUNTIME seconds per run (5),
+# BENCH_REPEAT runs per cell (3), BENCH_OUT (bench/results/donor.txt).
+set -e
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=${abs_top_builddir:-$(cd "$here/.." && pwd)}
+plugin=${DRAM_PLUGIN:-$top/nbdkit-plugin/.libs/nbdkit-dram-plugin.so}
+size=${BENCH_SIZE:-1G}
+runtime=${BENCH_RUNTIME:-5}
+repeat=${BENCH_REPEAT:-3}
+out=${BENCH_OUT:-$top/bench/results/donor.txt}
+python=/usr/bin/python3
+
+for c in nbdkit fio "$python"; do
+  command -v "$c" >/dev/null || { echo "donor.sh: $c is not installed" >&2; exit 1; }
+done
+fio --enghelp=nbd >/dev/null 2>&1 ||
+  { echo "donor.sh: fio lacks the nbd engine" >&2; exit 1; }
+[ -e "$plugin" ] || { echo "donor.sh: build first ($plugin missing)" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/dram-bench.XXXXXX)
+shm=$(mktemp -d /dev/shm/dram-bench.XXXXXX)
+pids=()
+cleanup ()
+{
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || :; done
+  sleep 0.5
+  rm -rf "$work" "$shm"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# name and nbdkit arguments of each target
+targets=(dram-malloc dram-memfd dram-file memory-sparse memory-malloc null)
+declare -A args=(
+  [dram-malloc]="$plugin size=$size backing=malloc"
+  [dram-memfd]="$plugin size=$size backing=memfd"
+  [dram-file]="$plugin size=$size dir=$shm"
+  [memory-sparse]="memory $size allocator=sparse"
+  [memory-malloc]="memory $size allocator=malloc"
+  [null]="null $size"
+)
+declare -A pidof
+
+start ()
+{
+  local t=$1
+  # shellcheck disable=SC2086
+  nbdkit -U "$work/$t.sock" -P "$work/$t.pid" ${args[$t]}
+  for ((i = 0; i < 100; i++)); do [ -S "$work/$t.sock" ] && break; sleep 0.1; done
+  pidof[$t]=$(cat "$work/$t.pid")
+  pids+=("${pidof[$t]}")
+}
+
+uri () { echo "nbd+unix:///?socket=$work/$1.sock"; }
+
+# rss_mib TARGET: the donor's resident memory, anonymous and shared.
+rss_mib ()
+{
+  awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/${pidof[$1]}/status"
+}
+
+# fio_run TARGET NAME RW BS QD CONNS: prints IOPS (4k) or MiB/s (1M).
+fio_run ()
+{
+  local t=$1 name=$2 rw=$3 bs=$4 qd=$5 conns=$6
+  fio --name="$name" --ioengine=nbd --uri="$(uri "$t")" --rw="$rw" \
+      --bs="$bs" --iodepth="$qd" --numjobs="$conns" --size="$size" \
+      --time_based --runtime="$runtime" --ramp_time=1 --group_reporting \
+      --output-format=json --output="$work/fio.json" >/dev/null
+  "$python" - "$work/fio.json" "$rw" "$bs" <<'PY'
+import json, sys
+job = json.load(open(sys.argv[1]))["jobs"][0]
+d = job["read" if "read" in sys.argv[2] else "write"]
+print(d["iops"] if sys.argv[3] == "4k" else d["bw_bytes"] / 2**20)
+PY
+}
+
+echo "donor.sh: size $size, ${runtime}s per run, $repeat runs per cell," \
+     "$(nproc) CPUs, $(uname -r)"
+for t in "${targets[@]}"; do start "$t"; done
+
+# Fill every target once, so that reads read data, and take the RSS.
+declare -A rss_full rss_trim
+for t in "${targets[@]}"; do
+  fio --name=fill --ioengine=nbd --uri="$(uri "$t")" --rw=write --bs=1M \
+      --iodepth=8 --size="$size" --output-format=terse >/dev/null
+  rss_full[$t]=$(rss_mib "$t")
+done
+
+jobs=(
+  "randread 4k 1 1" "randread 4k 32 1" "randread 4k 1 4" "randread 4k 32 4"
+  "randwrite 4k 1 1" "randwrite 4k 32 1" "randwrite 4k 1 4" "randwrite 4k 32 4"
+  "read 1M 8 1" "write 1M 8 1"
+)
+: > "$work/results"
+for ((r = 1; r <= repeat; r++)); do
+  for j in "${jobs[@]}"; do
+    # shellcheck disable=SC2086
+    set -- $j
+    # Rotate the order of targets each run, so drift does not favour one.
+    for ((k = 0; k < ${#targets[@]}; k++)); do
+      t=${targets[(k + r) % ${#targets[@]}]}
+      v=$(fio_run "$t" "$1" "$1" "$2" "$3" "$4")
+      echo "$1 $2 $3 $4 $t $v" >> "$work/results"
+      echo "  run $r: $1 bs=$2 qd=$3 conns=$4 $t: $v" >&2
+    done
+  done
+done
+
+# Trim everything and take the RSS again.
+for t in "${targets[@]}"; do
+  fio --name=trim --ioengine=nbd --uri="$(uri "$t")" --rw=trim --bs=64M \
+      --size="$size" --output-format=terse >/dev/null 2>&1 || :
+  sleep 0.2
+  rss_trim[$t]=$(rss_mib "$t")
+done
+for t in "${targets[@]}"; do
+  echo "rss $t ${rss_full[$t]} ${rss_trim[$t]}" >> "$work/results"
+done
+
+mkdir -p "$(dirname "$out")"
+"$python" - "$work/results" "$size" <<'PY' | tee "$out"
+import statistics, sys
+from collections import defaultdict
+
+cells = defaultdict(list)
+rss = {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    if f[0] == "rss":
+        rss[f[1]] = (float(f[2]), float(f[3]))
+        continue
+    cells[(f[0], f[1], int(f[2]), int(f[3]), f[4])].append(float(f[5]))
+med = {k: statistics.median(v) for k, v in cells.items()}
+jobs = sorted({k[:4] for k in med}, key=lambda j: (j[1] == "1M", j[0], j[3], j[2]))
+
+print()
+print("| job | backing | dram | memory sparse | memory malloc | null "
+      "| dram/sparse | dram/malloc | dram/null |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+for j in jobs:
+    rw, bs, qd, conns = j
+    unit = "IOPS" if bs == "4k" else "MiB/s"
+    name = f"{rw} {bs} QD{qd} x{conns} ({unit})"
+    peers = [med[j + (p,)] for p in ("memory-sparse", "memory-malloc", "null")]
+    for b in ("malloc", "memfd", "file"):
+        d = med[j + ("dram-" + b,)]
+        print(f"| {name} | {b} | {d:,.0f} | {peers[0]:,.0f} | {peers[1]:,.0f} "
+              f"| {peers[2]:,.0f} | {d / peers[0]:.2f} | {d / peers[1]:.2f} "
+              f"| {d / peers[2]:.2f} |")
+        name = ""
+
+def to_bytes(s):
+    units = "bkmgtpe"
+    if s[-1].lower() in units:
+        return int(s[:-1]) * 1024 ** units.index(s[-1].lower())
+    return int(s)
+
+size = sys.argv[2]
+size_mib = to_bytes(size) / 2**20
+base_full, base_trim = rss["null"]
+print()
+print(f"RSS of the donor process (VmRSS).  'above null' subtracts what the "
+      f"null plugin, which stores nothing, holds after the same requests: "
+      f"nbdkit's own buffers.")
+print()
+print(f"| donor ({size}) | after writing all (MiB) | after trimming all (MiB) "
+      f"| after trim, above null (MiB) | above null, % of size |")
+print("|---|---:|---:|---:|---:|")
+for t, (full, trim) in rss.items():
+    above = max(trim - base_trim, 0.0)
+    print(f"| {t} | {full:,.1f} | {trim:,.1f} | {above:,.1f} "
+          f"| {100 * above / size_mib:.2f}% |")
+PY
+echo "donor.sh: table saved in $out"

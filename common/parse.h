@@ -1,0 +1,21 @@
+/* dram — SPDX-License-Identifier: BSD-3-Clause */
+#ifndef DRAM_PARSE_H
+#define DRAM_PARSE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Parse a size such as "1G", "512M", "4096" or "4k" (suffixes are
+ * powers of 1024, as nbdkit's sizes).  WHAT names the value in the
+ * error message.  Returns 0, or -1 after reporting.
+ */
+extern int parse_size (const char *what, const char *str, uint64_t *ret);
+
+/* Parse a non-negative decimal integer in [MIN, MAX]. */
+extern int parse_uint (const char *what, const char *str,
+                       uint64_t min, uint64_t max, uint64_t *ret);
+
+/* Parse true/false, yes/no, on/off, 1/0 (any case). */
+extern int parse_bool (const char *what, const char *str, bool *ret);
+
+#endif /* DRAM_PARSE_H */

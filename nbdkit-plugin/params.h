@@ -1,0 +1,45 @@
+/* dram — SPDX-License-Identifier: BSD-3-Clause */
+#ifndef DRAM_PARAMS_H
+#define DRAM_PARAMS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum dram_backing {
+  BACKING_MALLOC,               /* anonymous private mapping */
+  BACKING_MEMFD,                /* anonymous tmpfs file */
+  BACKING_FILE,                 /* a file on tmpfs or hugetlbfs */
+};
+
+/* The plugin's parameters as the operator gave them. */
+struct dram_params {
+  uint64_t size;
+  char *size_str;               /* as typed, for messages */
+  enum dram_backing backing;
+  bool have_backing;
+  char *file;                   /* file=PATH */
+  char *dir;                    /* dir=DIR: private file in DIR */
+  bool allow_disk;
+  bool mlock;
+  bool reserve;
+  bool force;
+  bool insecure;
+  unsigned seen;                /* keys given, one bit each */
+};
+
+/* Takes one key=value.  Unknown keys, repeated keys and bad values are
+ * refused with a message naming them.
+ */
+extern int params_set (struct dram_params *p, const char *key,
+                       const char *value);
+
+/* Checks the parameters against each other and against MEMTOTAL, the
+ * machine's RAM in bytes.  Fills in defaults.
+ */
+extern int params_check (struct dram_params *p, uint64_t memtotal);
+
+extern void params_free (struct dram_params *p);
+
+extern const char *backing_name (enum dram_backing b);
+
+#endif /* DRAM_PARAMS_H */

@@ -1,0 +1,270 @@
+/* dram — SPDX-License-Identifier: BSD-3-Clause */
+/* nbdkit-dram-plugin: serves this machine's RAM to a recipient that
+ * swaps on it.  This file is the glue between nbdkit's callbacks and
+ * the region; the logic lives in params.c, backing.c and region.c.
+ */
+
+#include <config.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#define NBDKIT_API_VERSION 2
+#include <nbdkit-plugin.h>
+
+#include "meminfo.h"
+#include "params.h"
+#include "peer.h"
+#include "region.h"
+#include "report.h"
+
+static struct dram_params params;
+static struct region region;
+
+void
+dram_error (const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start (ap, fmt);
+  nbdkit_verror (fmt, ap);
+  va_end (ap);
+}
+
+void
+dram_debug (const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start (ap, fmt);
+  nbdkit_vdebug (fmt, ap);
+  va_end (ap);
+}
+
+static void
+dram_unload (void)
+{
+  region_close (&region);
+  params_free (&params);
+}
+
+static int
+dram_config (const char *key, const char *value)
+{
+  return params_set (&params, key, value);
+}
+
+static int
+dram_config_complete (void)
+{
+  uint64_t memtotal;
+
+  if (meminfo_get (NULL, "MemTotal", &memtotal) == -1)
+    return -1;
+  return params_check (&params, memtotal);
+}
+
+#define dram_config_help \
+  "[size=]<SIZE>      (required) Size of the region, e.g. 1G.\n" \
+  "backing=malloc|memfd|file  Where the RAM comes from (default: malloc).\n" \
+  "file=<PATH>        A tmpfs/hugetlbfs file; kept across restarts.\n" \
+  "dir=<DIR>          A private file created in DIR.\n" \
+  "allow-disk=true    Allow file=/dir= on a disk filesystem.\n" \
+  "mlock=true         Pin donated pages in RAM as they are written.\n" \
+  "reserve=true       Allocate the whole region at start-up.\n" \
+  "force=true         Allow a size larger than this machine's RAM.\n" \
+  "insecure=true      Serve remote clients without TLS."
+
+static void
+dram_dump_plugin (void)
+{
+  printf ("dram_backings=malloc,memfd,file\n");
+  printf ("dram_file_filesystems=tmpfs,hugetlbfs\n");
+  printf ("dram_trim_granularity=4096\n");
+  printf ("dram_extents=pagemap,seek_data\n");
+  printf ("dram_mlock=onfault\n");
+  printf ("dram_reserve=yes\n");
+  printf ("dram_remote_requires_tls=yes\n");
+}
+
+static int
+dram_get_ready (void)
+{
+  return region_open (&region, &params);
+}
+
+static int
+dram_after_fork (void)
+{
+  return region_map (&region);
+}
+
+/* Swap pages must not cross a network in clear text. */
+static int
+check_peer (void)
+{
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  char addr[64];
+
+  if (params.insecure || nbdkit_is_tls () == 1)
+    return 0;
+  if (nbdkit_peer_name ((struct sockaddr *) &ss, &len) == -1)
+    /* Not a socket (nbdkit -s, a pipe): nothing crosses a network. */
+    return errno == ENOTSOCK ? 0 : -1;
+  if (peer_is_local ((struct sockaddr *) &ss, len))
+    return 0;
+  peer_format ((struct sockaddr *) &ss, len, addr, sizeof addr);
+  nbdkit_error ("refusing a connection from %s without TLS: swap pages "
+                "would cross the network in clear text; start nbdkit with "
+                "--tls=require --tls-psk=FILE (and dram-attach with "
+                "--tls-psk FILE), or add insecure=true", addr);
+  return -1;
+}
+
+static void *
+dram_open (int readonly)
+{
+  if (check_peer () == -1)
+    return NULL;
+  return NBDKIT_HANDLE_NOT_NEEDED;
+}
+
+static int64_t
+dram_get_size (void *handle)
+{
+  return region.size;
+}
+
+static int
+dram_block_size (void *handle,
+                 uint32_t *minimum, uint32_t *preferred, uint32_t *maximum)
+{
+  *minimum = 1;
+  *preferred = region.granularity;
+  *maximum = 0xffffffff;
+  return 0;
+}
+
+/* Every connection sees the same memory, and flush has nothing to
+ * wait for: multi-conn is safe.
+ */
+static int
+dram_can_multi_conn (void *handle)
+{
+  return 1;
+}
+
+static int
+dram_can_yes (void *handle)
+{
+  return 1;
+}
+
+static int
+dram_can_fua (void *handle)
+{
+  return NBDKIT_FUA_NATIVE;
+}
+
+static int
+dram_can_cache (void *handle)
+{
+  return NBDKIT_CACHE_NATIVE;
+}
+
+static int
+dram_pread (void *handle, void *buf, uint32_t count, uint64_t offset,
+            uint32_t flags)
+{
+  return region_read (&region, buf, count, offset);
+}
+
+static int
+dram_pwrite (void *handle, const void *buf, uint32_t count, uint64_t offset,
+             uint32_t flags)
+{
+  return region_write (&region, buf, count, offset, flags & NBDKIT_FLAG_FUA);
+}
+
+/* Zeroing is always fast: it releases memory rather than writing it. */
+static int
+dram_zero (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
+{
+  if (region_zero (&region, count, offset) == -1)
+    return -1;
+  return (flags & NBDKIT_FLAG_FUA) ? region_flush (&region) : 0;
+}
+
+static int
+dram_trim (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
+{
+  return dram_zero (handle, count, offset, flags);
+}
+
+static int
+dram_flush (void *handle, uint32_t flags)
+{
+  return region_flush (&region);
+}
+
+static int
+dram_cache (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
+{
+  return region_cache (&region, count, offset);
+}
+
+static int
+add_extent (void *opaque, uint64_t offset, uint64_t length, bool hole)
+{
+  uint32_t type = hole ? NBDKIT_EXTENT_HOLE | NBDKIT_EXTENT_ZERO : 0;
+
+  return nbdkit_add_extent (opaque, offset, length, type);
+}
+
+static int
+dram_extents (void *handle, uint32_t count, uint64_t offset, uint32_t flags,
+              struct nbdkit_extents *extents)
+{
+  return region_extents (&region, count, offset, add_extent, extents);
+}
+
+#define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
+
+static struct nbdkit_plugin plugin = {
+  .name = "dram",
+  .longname = "dram: lend this machine's RAM as a recipient's swap",
+  .version = PACKAGE_VERSION,
+  .unload = dram_unload,
+  .config = dram_config,
+  .config_complete = dram_config_complete,
+  .config_help = dram_config_help,
+  .magic_config_key = "size",
+  .dump_plugin = dram_dump_plugin,
+  .get_ready = dram_get_ready,
+  .after_fork = dram_after_fork,
+  .open = dram_open,
+  .get_size = dram_get_size,
+  .block_size = dram_block_size,
+  .can_write = dram_can_yes,
+  .can_flush = dram_can_yes,
+  .can_trim = dram_can_yes,
+  .can_zero = dram_can_yes,
+  .can_fast_zero = dram_can_yes,
+  .can_extents = dram_can_yes,
+  .can_fua = dram_can_fua,
+  .can_multi_conn = dram_can_multi_conn,
+  .can_cache = dram_can_cache,
+  .pread = dram_pread,
+  .pwrite = dram_pwrite,
+  .zero = dram_zero,
+  .trim = dram_trim,
+  .flush = dram_flush,
+  .cache = dram_cache,
+  .extents = dram_extents,
+  .errno_is_preserved = 1,
+};
+
+NBDKIT_REGISTER_PLUGIN (plugin)

@@ -1,0 +1,60 @@
+/* dram — SPDX-License-Identifier: BSD-3-Clause */
+#ifndef DRAM_REGION_H
+#define DRAM_REGION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "params.h"
+
+/* The donated RAM.  One per nbdkit process; it outlives connections. */
+struct region {
+  enum dram_backing backing;
+  uint64_t size;
+  uint64_t granularity;         /* trim and zero free whole units of this */
+  int fd;                       /* memfd or file; -1 for malloc */
+  bool volatile_fs;             /* RAM-backed: flush has nothing to do */
+  bool guarded;                 /* writes through map may SIGBUS */
+  bool mlock;
+  bool reserve;
+  char *path;                   /* file=, for messages */
+  bool created;                 /* we created path */
+  char *map;                    /* the whole region, MAP_SHARED or private */
+  int pagemap_fd;               /* /proc/self/pagemap for malloc's extents */
+  uint64_t zero_pfn;            /* the zero page's frame, 0 if hidden */
+};
+
+/* Before nbdkit forks: every check and reservation whose failure the
+ * operator must see as a failed start.  Creates the memfd or file and
+ * maps the region.  On failure nothing is left behind.
+ */
+extern int region_open (struct region *r, const struct dram_params *p);
+
+/* In the serving process (locks are not inherited by fork): locks,
+ * populates, opens what describes this process.
+ */
+extern int region_map (struct region *r);
+
+extern void region_close (struct region *r);
+
+extern int region_read (struct region *r, void *buf,
+                        uint32_t count, uint64_t offset);
+extern int region_write (struct region *r, const void *buf,
+                         uint32_t count, uint64_t offset, bool fua);
+/* Zero (and trim, which is the same here): the range reads back as
+ * zeros; whole granules in it are given back to the donor.
+ */
+extern int region_zero (struct region *r, uint32_t count, uint64_t offset);
+extern int region_flush (struct region *r);
+extern int region_cache (struct region *r, uint32_t count, uint64_t offset);
+
+/* Calls ADD for consecutive runs from OFFSET, covering at least one
+ * byte and at most COUNT bytes; HOLE means the run reads as zeros and
+ * holds no memory.  ADD returns -1 to stop with an error.
+ */
+typedef int (*extent_fn) (void *opaque, uint64_t offset, uint64_t length,
+                          bool hole);
+extern int region_extents (struct region *r, uint32_t count, uint64_t offset,
+                           extent_fn add, void *opaque);
+
+#endif /* DRAM_REGION_H */

@@ -1,0 +1,142 @@
+# dram — SPDX-License-Identifier: BSD-3-Clause
+# Sourced by the shell tests (bash).  Gives:
+#   skip REASON, requires CMD..., requires_root, requires_nbdsh
+#   on_exit COMMAND      run COMMAND when the test ends, however it ends
+#                        (last registered runs first)
+#   make_tmpdir          sets $tmpdir, removed at exit
+#   start_nbdkit NAME [NBDKIT-OPTIONS...] -- PLUGIN-ARGS...
+#                        nbdkit on $tmpdir/NAME.sock, pid in $tmpdir/NAME.pid,
+#                        stopped at exit; sets $uri
+#   stop_pidfile FILE    SIGTERM the pid in FILE and wait for it to go
+#   free_port            prints a TCP port nobody listens on
+#   status_kib PID FIELD a /proc/PID/status field (VmRSS, RssShmem...) in KiB
+#   nbdsh ARGS...        libnbd's shell, with Debian's python
+
+: "${abs_top_builddir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+: "${abs_top_srcdir:=$abs_top_builddir}"
+: "${DRAM_PLUGIN:=$abs_top_builddir/nbdkit-plugin/.libs/nbdkit-dram-plugin.so}"
+: "${NBDKIT:=nbdkit}"
+export LC_ALL=C
+
+skip ()
+{
+  echo "$0: SKIP: $*"
+  exit 77
+}
+
+requires ()
+{
+  local c
+  for c in "$@"; do
+    command -v "$c" >/dev/null 2>&1 ||
+      skip "'$c' is not installed (scripts/install-deps installs it)"
+  done
+}
+
+requires_root ()
+{
+  [ "$(id -u)" -eq 0 ] || skip "this test must run as root"
+}
+
+# nbdsh runs "python3" from PATH, which need not be the python that has
+# Debian's libnbd module; use that one by name.
+nbdsh ()
+{
+  /usr/bin/python3 -m nbd "$@"
+}
+
+requires_nbdsh ()
+{
+  /usr/bin/python3 -c 'import nbd' 2>/dev/null ||
+    skip "python3-libnbd is not installed (scripts/install-deps installs it)"
+}
+
+_on_exit=()
+
+on_exit ()
+{
+  _on_exit+=("$*")
+}
+
+_run_on_exit ()
+{
+  local rc=$? i
+  set +e
+  for ((i = ${#_on_exit[@]} - 1; i >= 0; i--)); do
+    eval "${_on_exit[i]}"
+  done
+  exit $rc
+}
+trap _run_on_exit EXIT
+trap 'exit 130' INT TERM
+
+make_tmpdir ()
+{
+  tmpdir=$(mktemp -d /tmp/dram-test.XXXXXX)
+  on_exit "rm -rf '$tmpdir'"
+}
+
+# Waits up to $2 (default 10) seconds for file $1 to exist.
+wait_for_file ()
+{
+  local i
+  for ((i = 0; i < ${2:-10} * 10; i++)); do
+    [ -e "$1" ] && return 0
+    sleep 0.1
+  done
+  echo "$0: timed out waiting for $1" >&2
+  return 1
+}
+
+stop_pidfile ()
+{
+  local pid i
+  [ -s "$1" ] || return 0
+  pid=$(cat "$1")
+  kill "$pid" 2>/dev/null || { rm -f "$1"; return 0; }
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
+  rm -f "$1"
+  return 0
+}
+
+start_nbdkit ()
+{
+  local name=$1 opts=()
+  shift
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+    opts+=("$1")
+    shift
+  done
+  [ "$1" = "--" ] && shift
+  rm -f "$tmpdir/$name.sock" "$tmpdir/$name.pid"
+  "$NBDKIT" -U "$tmpdir/$name.sock" -P "$tmpdir/$name.pid" "${opts[@]}" \
+    "$DRAM_PLUGIN" "$@"
+  on_exit "stop_pidfile '$tmpdir/$name.pid'"
+  wait_for_file "$tmpdir/$name.pid"
+  wait_for_file "$tmpdir/$name.sock"
+  uri="nbd+unix:///?socket=$tmpdir/$name.sock"
+}
+
+free_port ()
+{
+  local p i
+  for ((i = 0; i < 100; i++)); do
+    p=$((20000 + RANDOM % 40000))
+    if [ -z "$(ss -Htln "sport = :$p")" ]; then
+      echo "$p"
+      return 0
+    fi
+  done
+  echo "$0: no free TCP port found" >&2
+  return 1
+}
+
+status_kib ()
+{
+  awk -v f="$2:" '$1 == f { print $2; found = 1 } END { if (!found) print 0 }' \
+    "/proc/$1/status"
+}
