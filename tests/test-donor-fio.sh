@@ -14,7 +14,7 @@ for backing in malloc memfd "file dir=/dev/shm"; do
   start_nbdkit "$name" -- size=256M backing=$backing
   fio --name=verify --ioengine=nbd --uri="$uri" --rw=randwrite --bs=4k \
       --numjobs=4 --size=64M --offset_increment=64M --iodepth=16 \
-      --verify=crc32c --do_verify=1 --verify_fatal=1 \
+      --verify=crc32c --do_verify=1 --verify_fatal=1 --verify_state_save=0 \
       --output-format=json --output="$tmpdir/fio.json"
   # Every job wrote its 64M and read all of it back to verify.
   /usr/bin/python3 - "$tmpdir/fio.json" <<'PY'
