@@ -12,4 +12,9 @@ extern void dram_error (const char *fmt, ...)
 extern void dram_debug (const char *fmt, ...)
   __attribute__ ((format (printf, 1, 2)));
 
+/* From now on, report to syslog as IDENT: for a process that has left
+ * its terminal behind.
+ */
+extern void dram_report_to_syslog (const char *ident);
+
 #endif /* DRAM_REPORT_H */

@@ -33,6 +33,11 @@ dram_error (const char *fmt, ...)
 }
 
 void
+dram_report_to_syslog (const char *ident)
+{
+}
+
+void
 dram_debug (const char *fmt, ...)
 {
   va_list ap;

@@ -1,0 +1,47 @@
+/* dram — SPDX-License-Identifier: BSD-3-Clause */
+#ifndef DRAM_DONOR_H
+#define DRAM_DONOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libnbd.h>
+
+#include "options.h"
+
+/* The donor as the handshake described it, and the connections to it. */
+struct donor {
+  uint64_t size;
+  bool read_only;
+  bool can_flush;
+  bool can_fua;
+  bool can_trim;
+  bool can_multi_conn;
+  unsigned nr;                  /* connections made */
+  struct nbd_handle *h[MAX_CONNECTIONS];
+  int fd[MAX_CONNECTIONS];      /* after donor_take_sockets */
+  char name[300];               /* host:port or socket, for messages */
+};
+
+/* Connects OPTS->connections times, in simple-reply mode (the kernel
+ * understands nothing else), with TLS when asked.  Checks that the
+ * donor can serve that many connections.  On failure nothing stays
+ * open.
+ */
+extern int donor_connect (const struct options *opts, struct donor *d);
+
+/* The NBD transmission flags to give the kernel. */
+extern uint64_t donor_kernel_flags (const struct donor *d);
+
+/* Takes each connected socket out of libnbd (which then forgets it) so
+ * that the kernel can be given it.  The sockets are made blocking.
+ */
+extern int donor_take_sockets (struct donor *d);
+
+/* Closes whatever is still open. */
+extern void donor_close (struct donor *d);
+
+/* The first user name in a PSK file ("user:hexkey" lines). */
+extern char *psk_first_user (const char *path);
+
+#endif /* DRAM_DONOR_H */

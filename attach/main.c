@@ -1,0 +1,130 @@
+/* dram — SPDX-License-Identifier: BSD-3-Clause */
+/* dram-attach: make a donor's RAM this machine's swap.  This file
+ * parses the command line and reports; attach.c does the work.
+ */
+
+#include <config.h>
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <syslog.h>
+
+#include "attach.h"
+#include "options.h"
+#include "report.h"
+
+static bool verbose;
+static bool use_syslog;
+
+void
+dram_error (const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start (ap, fmt);
+  if (use_syslog)
+    vsyslog (LOG_ERR, fmt, ap);
+  else {
+    fputs ("dram-attach: ", stderr);
+    vfprintf (stderr, fmt, ap);
+    fputc ('\n', stderr);
+  }
+  va_end (ap);
+}
+
+void
+dram_debug (const char *fmt, ...)
+{
+  va_list ap;
+
+  if (!verbose)
+    return;
+  va_start (ap, fmt);
+  if (use_syslog)
+    vsyslog (LOG_DEBUG, fmt, ap);
+  else {
+    fputs ("dram-attach: ", stderr);
+    vfprintf (stderr, fmt, ap);
+    fputc ('\n', stderr);
+  }
+  va_end (ap);
+}
+
+void
+dram_report_to_syslog (const char *ident)
+{
+  openlog (ident, LOG_PID, LOG_DAEMON);
+  use_syslog = true;
+}
+
+static void __attribute__ ((noreturn))
+usage (FILE *fp, int status)
+{
+  fprintf (fp,
+"Usage: dram-attach [OPTIONS] HOST[:PORT] [DEVICE]\n"
+"       dram-attach [OPTIONS] --unix SOCKET [DEVICE]\n"
+"       dram-attach [OPTIONS] nbd://HOST[:PORT]/EXPORT [DEVICE]\n"
+"       dram-attach --detach DEVICE|all\n"
+"       dram-attach --status [--json]\n"
+"\n"
+"Connects to a dram donor (nbdkit with the dram plugin) and makes its RAM\n"
+"this machine's swap on DEVICE (default: the first free /dev/nbdN).\n"
+"\n"
+"Options:\n"
+"  -m, --mode=nbd|fuse|nfs|auto  front-end (default auto: nbd when the\n"
+"                                kernel has the nbd driver)\n"
+"  -e, --export=NAME       the donor's export (default: \"\")\n"
+"  -p, --priority=N        swap priority, -1 (kernel's choice) to 32767\n"
+"  -d, --discard           discard freed swap, so the donor frees the RAM\n"
+"  -c, --connections=N     connections to the donor, 1 to %d (the donor\n"
+"                          must allow multi-conn)\n"
+"  -t, --timeout=SECONDS   kernel request timeout (default 0: wait)\n"
+"      --no-swap           attach the device only\n"
+"  -L, --label=LABEL       swap label (up to 15 bytes)\n"
+"      --tls-psk=FILE      TLS with this pre-shared key file\n"
+"      --tls-username=NAME the key's user (default: the file's first)\n"
+"      --unix=SOCKET       the donor listens on a Unix socket\n"
+"  -v, --verbose           say more\n"
+"      --detach=DEVICE|all swapoff, disconnect and clean up\n"
+"      --status            list what dram-attach has attached\n"
+"      --json              with --status: as JSON\n"
+"  -h, --help              this help\n"
+"      --version           the version\n"
+"\n"
+"Exit status: 0 done, 1 bad usage, 2 the donor or the kernel refused.\n"
+"See dram-attach(8).\n", MAX_CONNECTIONS);
+  exit (status);
+}
+
+int
+main (int argc, char **argv)
+{
+  struct options o;
+  int r;
+
+  if (options_parse (argc, argv, &o) == -1)
+    return EXIT_USAGE;
+  verbose = o.verbose;
+  switch (o.action) {
+  case ACT_HELP:
+    usage (stdout, EXIT_SUCCESS);
+  case ACT_VERSION:
+    printf ("dram-attach %s\n", PACKAGE_VERSION);
+    r = EXIT_SUCCESS;
+    break;
+  case ACT_STATUS:
+    r = status_run (o.json);
+    break;
+  case ACT_DETACH:
+    r = detach_run (o.detach);
+    break;
+  case ACT_ATTACH:
+  default:
+    r = attach_run (&o);
+    break;
+  }
+  options_free (&o);
+  return r;
+}

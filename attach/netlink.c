@@ -1,0 +1,180 @@
+/* dram — SPDX-License-Identifier: BSD-3-Clause */
+/* Handing sockets to the kernel's NBD driver over generic netlink
+ * (family "nbd", include/uapi/linux/nbd-netlink.h).
+ */
+
+#include <config.h>
+
+#include <errno.h>
+#include <string.h>
+#include <linux/nbd-netlink.h>
+
+#include <netlink/netlink.h>
+#include <netlink/genl/ctrl.h>
+#include <netlink/genl/genl.h>
+
+#include "netlink.h"
+#include "report.h"
+
+static struct nl_msg *
+new_msg (int family, uint8_t cmd)
+{
+  struct nl_msg *msg = nlmsg_alloc ();
+
+  if (msg == NULL) {
+    dram_error ("nlmsg_alloc: out of memory");
+    return NULL;
+  }
+  if (genlmsg_put (msg, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0, 0, cmd, 0)
+      == NULL) {
+    dram_error ("genlmsg_put: message too small");
+    nlmsg_free (msg);
+    return NULL;
+  }
+  return msg;
+}
+
+struct nl_msg *
+nbd_msg_connect (int family, const struct nbd_connect_req *req)
+{
+  struct nl_msg *msg = new_msg (family, NBD_CMD_CONNECT);
+  struct nlattr *socks, *item;
+  unsigned i;
+
+  if (msg == NULL)
+    return NULL;
+  if ((req->index >= 0 && nla_put_u32 (msg, NBD_ATTR_INDEX, req->index)) ||
+      nla_put_u64 (msg, NBD_ATTR_SIZE_BYTES, req->size) ||
+      nla_put_u64 (msg, NBD_ATTR_BLOCK_SIZE_BYTES, req->block_size) ||
+      nla_put_u64 (msg, NBD_ATTR_SERVER_FLAGS, req->server_flags) ||
+      nla_put_u64 (msg, NBD_ATTR_TIMEOUT, req->timeout) ||
+      nla_put_u64 (msg, NBD_ATTR_DEAD_CONN_TIMEOUT, req->dead_conn_timeout) ||
+      nla_put_u64 (msg, NBD_ATTR_CLIENT_FLAGS, req->client_flags))
+    goto too_big;
+  if (req->backend &&
+      nla_put_string (msg, NBD_ATTR_BACKEND_IDENTIFIER, req->backend))
+    goto too_big;
+  socks = nla_nest_start (msg, NBD_ATTR_SOCKETS);
+  if (socks == NULL)
+    goto too_big;
+  for (i = 0; i < req->nr_fds; i++) {
+    item = nla_nest_start (msg, NBD_SOCK_ITEM);
+    if (item == NULL || nla_put_u32 (msg, NBD_SOCK_FD, req->fds[i]))
+      goto too_big;
+    nla_nest_end (msg, item);
+  }
+  nla_nest_end (msg, socks);
+  return msg;
+
+ too_big:
+  dram_error ("netlink message too large");
+  nlmsg_free (msg);
+  return NULL;
+}
+
+struct nl_msg *
+nbd_msg_disconnect (int family, int index)
+{
+  struct nl_msg *msg = new_msg (family, NBD_CMD_DISCONNECT);
+
+  if (msg && nla_put_u32 (msg, NBD_ATTR_INDEX, index)) {
+    dram_error ("netlink message too large");
+    nlmsg_free (msg);
+    return NULL;
+  }
+  return msg;
+}
+
+/* A generic netlink socket and the "nbd" family.  Returns the family,
+ * -1 after reporting, -2 when the family does not exist.
+ */
+static int
+open_family (struct nl_sock **skp)
+{
+  struct nl_sock *sk = nl_socket_alloc ();
+  int family, err;
+
+  if (sk == NULL) {
+    dram_error ("nl_socket_alloc: out of memory");
+    return -1;
+  }
+  err = genl_connect (sk);
+  if (err < 0) {
+    dram_error ("generic netlink: %s", nl_geterror (err));
+    nl_socket_free (sk);
+    return -1;
+  }
+  family = genl_ctrl_resolve (sk, "nbd");
+  if (family < 0) {
+    nl_socket_free (sk);
+    return -2;
+  }
+  *skp = sk;
+  return family;
+}
+
+static int
+read_index (struct nl_msg *msg, void *arg)
+{
+  struct nlattr *attrs[NBD_ATTR_MAX + 1];
+  int *index = arg;
+
+  if (genlmsg_parse (nlmsg_hdr (msg), 0, attrs, NBD_ATTR_MAX, NULL) == 0 &&
+      attrs[NBD_ATTR_INDEX])
+    *index = nla_get_u32 (attrs[NBD_ATTR_INDEX]);
+  return NL_OK;
+}
+
+/* Sends MSG (consumed) and waits for the kernel's answer. */
+static int
+transact (struct nl_sock *sk, struct nl_msg *msg, const char *what,
+          int *index)
+{
+  int err;
+
+  if (index)
+    nl_socket_modify_cb (sk, NL_CB_VALID, NL_CB_CUSTOM, read_index, index);
+  err = nl_send_sync (sk, msg);
+  if (err < 0) {
+    dram_error ("the kernel refused %s: %s", what, nl_geterror (err));
+    return -1;
+  }
+  return 0;
+}
+
+int
+nbd_netlink_connect (const struct nbd_connect_req *req)
+{
+  struct nl_sock *sk = NULL;
+  struct nl_msg *msg;
+  int family, index = -1;
+
+  family = open_family (&sk);
+  if (family < 0)
+    return family;
+  msg = nbd_msg_connect (family, req);
+  if (msg == NULL || transact (sk, msg, "NBD_CMD_CONNECT", &index) == -1) {
+    nl_socket_free (sk);
+    return -1;
+  }
+  nl_socket_free (sk);
+  if (index < 0)
+    index = req->index;
+  return index;
+}
+
+int
+nbd_netlink_disconnect (int index)
+{
+  struct nl_sock *sk = NULL;
+  struct nl_msg *msg;
+  int family, r;
+
+  family = open_family (&sk);
+  if (family < 0)
+    return family;
+  msg = nbd_msg_disconnect (family, index);
+  r = msg ? transact (sk, msg, "NBD_CMD_DISCONNECT", NULL) : -1;
+  nl_socket_free (sk);
+  return r;
+}

@@ -1,0 +1,47 @@
+/* dram — SPDX-License-Identifier: BSD-3-Clause */
+#ifndef DRAM_STATE_H
+#define DRAM_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* What dram-attach built for one device, kept in STATE_DIR so that
+ * --status can show it and --detach can undo it.
+ */
+struct attach_state {
+  char device[64];              /* /dev/nbd0 */
+  char mode[8];                 /* nbd, fuse, nfs */
+  char donor[512];
+  char export_name[256];
+  uint64_t size;
+  unsigned connections;
+  char handover[16];            /* netlink, ioctl */
+  bool tls;
+  pid_t pid;                    /* resident proxy (TLS), 0 if none */
+  pid_t doit_pid;               /* resident NBD_DO_IT child, 0 if none */
+  bool swap;
+  int priority;
+  bool discard;
+  char uuid[40];
+  char label[24];
+  int64_t attached_at;          /* seconds since the epoch */
+};
+
+/* /run/dram, or $DRAM_RUNDIR (tests). */
+extern const char *state_dir (void);
+
+extern int state_save (const struct attach_state *s);
+
+/* Returns 0, -1 after reporting, or 1 when DEVICE has no state. */
+extern int state_load (const char *device, struct attach_state *s);
+
+extern int state_remove (const char *device);
+
+/* The devices that have state, sorted; *N set.  NULL after reporting,
+ * or an empty list.
+ */
+extern char **state_list (size_t *n);
+extern void state_list_free (char **list, size_t n);
+
+#endif /* DRAM_STATE_H */

@@ -1,0 +1,118 @@
+/* dram — SPDX-License-Identifier: BSD-3-Clause */
+/* Unit tests: the netlink messages for the kernel's NBD driver, read
+ * back attribute by attribute.
+ */
+
+#include <config.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <linux/nbd-netlink.h>
+
+#include <check.h>
+#include <netlink/genl/genl.h>
+
+#include "netlink.h"
+#include "report-capture.h"
+
+#define FAMILY 0x1d
+
+static void
+parse (struct nl_msg *msg, uint8_t cmd, struct nlattr **attrs)
+{
+  struct nlmsghdr *nlh = nlmsg_hdr (msg);
+  struct genlmsghdr *gh = nlmsg_data (nlh);
+
+  ck_assert_int_eq (nlh->nlmsg_type, FAMILY);
+  ck_assert_int_eq (gh->cmd, cmd);
+  ck_assert_int_eq (genlmsg_parse (nlh, 0, attrs, NBD_ATTR_MAX, NULL), 0);
+}
+
+START_TEST (connect_full)
+{
+  static const int fds[] = { 7, 9, 12 };
+  struct nbd_connect_req req = {
+    .index = 3, .size = UINT64_C (1) << 33, .block_size = 4096,
+    .server_flags = 0x12d, .timeout = 30, .dead_conn_timeout = 60,
+    .client_flags = 0, .fds = fds, .nr_fds = 3, .backend = "dram:donor:1",
+  };
+  struct nlattr *attrs[NBD_ATTR_MAX + 1], *item;
+  struct nlattr *sock[NBD_SOCK_MAX + 1];
+  struct nl_msg *msg = nbd_msg_connect (FAMILY, &req);
+  int rem, n = 0;
+
+  ck_assert_ptr_nonnull (msg);
+  parse (msg, NBD_CMD_CONNECT, attrs);
+  ck_assert_uint_eq (nla_get_u32 (attrs[NBD_ATTR_INDEX]), 3);
+  ck_assert_uint_eq (nla_get_u64 (attrs[NBD_ATTR_SIZE_BYTES]),
+                     UINT64_C (1) << 33);
+  ck_assert_uint_eq (nla_get_u64 (attrs[NBD_ATTR_BLOCK_SIZE_BYTES]), 4096);
+  ck_assert_uint_eq (nla_get_u64 (attrs[NBD_ATTR_SERVER_FLAGS]), 0x12d);
+  ck_assert_uint_eq (nla_get_u64 (attrs[NBD_ATTR_TIMEOUT]), 30);
+  ck_assert_uint_eq (nla_get_u64 (attrs[NBD_ATTR_DEAD_CONN_TIMEOUT]), 60);
+  ck_assert_uint_eq (nla_get_u64 (attrs[NBD_ATTR_CLIENT_FLAGS]), 0);
+  ck_assert_str_eq (nla_get_string (attrs[NBD_ATTR_BACKEND_IDENTIFIER]),
+                    "dram:donor:1");
+  ck_assert_ptr_nonnull (attrs[NBD_ATTR_SOCKETS]);
+  nla_for_each_nested (item, attrs[NBD_ATTR_SOCKETS], rem) {
+    ck_assert_int_eq (nla_type (item), NBD_SOCK_ITEM);
+    ck_assert_int_eq (nla_parse_nested (sock, NBD_SOCK_MAX, item, NULL), 0);
+    ck_assert_uint_eq (nla_get_u32 (sock[NBD_SOCK_FD]), fds[n]);
+    n++;
+  }
+  ck_assert_int_eq (n, 3);
+  nlmsg_free (msg);
+}
+END_TEST
+
+/* No index: the kernel picks the device; no backend: not sent. */
+START_TEST (connect_minimal)
+{
+  static const int fd = 4;
+  struct nbd_connect_req req = {
+    .index = -1, .size = 40960, .block_size = 4096, .fds = &fd, .nr_fds = 1,
+  };
+  struct nlattr *attrs[NBD_ATTR_MAX + 1];
+  struct nl_msg *msg = nbd_msg_connect (FAMILY, &req);
+
+  ck_assert_ptr_nonnull (msg);
+  parse (msg, NBD_CMD_CONNECT, attrs);
+  ck_assert_ptr_null (attrs[NBD_ATTR_INDEX]);
+  ck_assert_ptr_null (attrs[NBD_ATTR_BACKEND_IDENTIFIER]);
+  ck_assert_uint_eq (nla_get_u64 (attrs[NBD_ATTR_SIZE_BYTES]), 40960);
+  ck_assert_uint_eq (nla_get_u64 (attrs[NBD_ATTR_TIMEOUT]), 0);
+  nlmsg_free (msg);
+}
+END_TEST
+
+START_TEST (disconnect)
+{
+  struct nlattr *attrs[NBD_ATTR_MAX + 1];
+  struct nl_msg *msg = nbd_msg_disconnect (FAMILY, 15);
+
+  ck_assert_ptr_nonnull (msg);
+  parse (msg, NBD_CMD_DISCONNECT, attrs);
+  ck_assert_uint_eq (nla_get_u32 (attrs[NBD_ATTR_INDEX]), 15);
+  ck_assert_ptr_null (attrs[NBD_ATTR_SOCKETS]);
+  nlmsg_free (msg);
+}
+END_TEST
+
+int
+main (void)
+{
+  Suite *s = suite_create ("netlink");
+  TCase *tc = tcase_create ("netlink");
+  SRunner *sr;
+  int failed;
+
+  tcase_add_test (tc, connect_full);
+  tcase_add_test (tc, connect_minimal);
+  tcase_add_test (tc, disconnect);
+  suite_add_tcase (s, tc);
+  sr = srunner_create (s);
+  srunner_run_all (sr, CK_NORMAL);
+  failed = srunner_ntests_failed (sr);
+  srunner_free (sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
