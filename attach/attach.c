@@ -57,6 +57,26 @@ resolve_mode (struct options *o)
   }
 }
 
+/* DRAM_ATTACH_HANDOVER=ioctl: use the fallback even where netlink
+ * works, so that tests can prove it on a real kernel.
+ */
+static bool
+force_ioctl (void)
+{
+  const char *h = getenv ("DRAM_ATTACH_HANDOVER");
+
+  return h && strcmp (h, "ioctl") == 0;
+}
+
+/* DRAM_ATTACH_TLS=proxy: the TLS proxy even where kernel TLS works. */
+static bool
+use_proxy (void)
+{
+  const char *t = getenv ("DRAM_ATTACH_TLS");
+
+  return t && strcmp (t, "proxy") == 0;
+}
+
 /* Whether PID is a dram-attach process (a pid in a state file may have
  * been reused since).
  */
@@ -180,7 +200,10 @@ print_attached (const struct attach_state *st)
   printf ("%s: %s %s lent by %s over %u connection%s (%s%s%s)\n",
           st->device, size, st->swap ? "of swap" : "device", st->donor,
           st->connections, st->connections == 1 ? "" : "s",
-          st->tls ? "TLS, " : "", st->handover,
+          st->tls[0] ? (strcmp (st->tls, "kernel") == 0 ? "kernel TLS, "
+                                                       : "TLS proxy, ")
+                     : "",
+          st->handover,
           st->discard ? ", discard" : "");
   fflush (stdout);
 }
@@ -191,7 +214,7 @@ attach_nbd (const struct options *o)
   struct attach_state st;
   struct donor d;
   struct nbd_connect_req req;
-  char backend[600];
+  char backend[600], why[256];
   int fds[MAX_CONNECTIONS];
   pid_t proxy = 0, doit = 0;
   int index, r;
@@ -215,17 +238,29 @@ attach_nbd (const struct options *o)
     goto out_close;
   }
 
-  /* The sockets the kernel gets: the donor's own, or with TLS the
-   * kernel's ends of a resident proxy that does the TLS.
+  /* The sockets the kernel gets: the donor's own; with TLS, the same
+   * with the kernel doing TLS, or failing that the kernel's ends of a
+   * resident proxy that does the TLS.
    */
-  st.tls = o->tls_psk || o->target.tls_uri;
-  if (st.tls) {
-    proxy = proxy_start (&d, fds);
-    if (proxy == -1)
+  if (o->tls_psk || o->target.tls_uri) {
+    r = use_proxy () ? -1 : donor_take_ktls_sockets (&d, why, sizeof why);
+    if (r == -2)
       goto out_close;
+    if (r == 0)
+      snprintf (st.tls, sizeof st.tls, "kernel");
+    else {
+      if (!use_proxy ())
+        dram_error ("warning: kernel TLS is not possible here (%s); "
+                    "using a TLS proxy process instead, which can deadlock "
+                    "when swapping under memory pressure", why);
+      snprintf (st.tls, sizeof st.tls, "proxy");
+      proxy = proxy_start (&d, fds);
+      if (proxy == -1)
+        goto out_close;
+    }
   }
-  else {
-    if (donor_take_sockets (&d) == -1)
+  if (strcmp (st.tls, "proxy") != 0) {
+    if (!st.tls[0] && donor_take_sockets (&d) == -1)
       goto out_close;
     for (i = 0; i < d.nr; i++) {
       fds[i] = d.fd[i];
@@ -240,7 +275,7 @@ attach_nbd (const struct options *o)
     .fds = fds, .nr_fds = d.nr, .backend = backend,
   };
   snprintf (st.handover, sizeof st.handover, "netlink");
-  r = nbd_netlink_connect (&req);
+  r = force_ioctl () ? -2 : nbd_netlink_connect (&req);
   if (r == -2) {
     dram_debug ("no nbd netlink family: using the ioctls");
     snprintf (st.handover, sizeof st.handover, "ioctl");
@@ -254,7 +289,7 @@ attach_nbd (const struct options *o)
   }
   if (nbd_wait_connected (index, doit, CONNECT_WAIT) == -1)
     goto out_disconnect;
-  if (st.tls && limit_request_size (index) == -1)
+  if (proxy > 0 && limit_request_size (index) == -1)
     goto out_disconnect;
 
   snprintf (st.mode, sizeof st.mode, "nbd");
@@ -389,10 +424,10 @@ status_json_one (const struct attach_state *st, bool active, uint64_t used,
   json_string (st->export_name);
   printf (", \"size\": %" PRIu64 ", \"swap\": %s, \"used\": %" PRIu64
           ", \"priority\": %d, \"discard\": %s, \"connections\": %u"
-          ", \"tls\": %s, \"handover\": ",
+          ", \"tls\": \"%s\", \"handover\": ",
           st->size, active ? "true" : "false", used * 1024,
           active ? prio : st->priority, st->discard ? "true" : "false",
-          st->connections, st->tls ? "true" : "false");
+          st->connections, st->tls[0] ? st->tls : "none");
   json_string (st->handover);
   printf (", \"state\": ");
   json_string (connection_state (st));
@@ -442,7 +477,10 @@ status_run (bool json)
     }
     printf ("%-12s %-5s %-24s %8s %8s %5s %5u %s%s\n", st.device, st.mode,
             st.donor, size, used_s, prio_s, st.connections,
-            connection_state (&st), st.tls ? ", TLS" : "");
+            connection_state (&st),
+            st.tls[0] ? (strcmp (st.tls, "kernel") == 0 ? ", kernel TLS"
+                                                        : ", TLS proxy")
+                      : "");
   }
   if (json)
     printf ("%s]\n", n ? "\n" : "");

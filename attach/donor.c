@@ -16,6 +16,7 @@
 #include <libnbd.h>
 
 #include "donor.h"
+#include "ktls.h"
 #include "report.h"
 
 char *
@@ -146,6 +147,7 @@ donor_connect (const struct options *o, struct donor *d)
     d->h[i] = connect_one (o, d, username);
     if (d->h[i] == NULL)
       goto err;
+    d->session[i] = ktls_take_session ();
     d->nr++;
     if (i == 0) {
       if (read_info (d) == -1)
@@ -189,34 +191,83 @@ donor_kernel_flags (const struct donor *d)
   return f;
 }
 
-/* After the handshake libnbd holds nothing unread, and nbd_close only
- * closes its own descriptor: a duplicate stays connected.
+/* Duplicates connection I's socket for the kernel, blocking. */
+static int
+dup_socket (struct donor *d, unsigned i)
+{
+  int fd = nbd_aio_get_fd (d->h[i]), flags;
+
+  if (fd == -1) {
+    dram_error ("donor %s: %s", d->name, nbd_get_error ());
+    return -1;
+  }
+  d->fd[i] = fcntl (fd, F_DUPFD_CLOEXEC, 0);
+  if (d->fd[i] == -1) {
+    dram_error ("dup: %m");
+    return -1;
+  }
+  flags = fcntl (d->fd[i], F_GETFL);
+  if (flags == -1 || fcntl (d->fd[i], F_SETFL, flags & ~O_NONBLOCK) == -1) {
+    dram_error ("fcntl: %m");
+    return -1;
+  }
+  return 0;
+}
+
+/* libnbd holds nothing unread after the handshake, and nbd_close only
+ * closes its own descriptor: the duplicate stays connected.
  */
+static void
+forget_handle (struct donor *d, unsigned i)
+{
+  nbd_close (d->h[i]);
+  d->h[i] = NULL;
+  d->session[i] = NULL;
+}
+
 int
 donor_take_sockets (struct donor *d)
 {
   unsigned i;
-  int fd, flags;
 
   for (i = 0; i < d->nr; i++) {
-    fd = nbd_aio_get_fd (d->h[i]);
-    if (fd == -1) {
-      dram_error ("donor %s: %s", d->name, nbd_get_error ());
+    if (dup_socket (d, i) == -1)
       return -1;
-    }
-    d->fd[i] = fcntl (fd, F_DUPFD_CLOEXEC, 0);
-    if (d->fd[i] == -1) {
-      dram_error ("dup: %m");
-      return -1;
-    }
-    flags = fcntl (d->fd[i], F_GETFL);
-    if (flags == -1 || fcntl (d->fd[i], F_SETFL, flags & ~O_NONBLOCK) == -1) {
-      dram_error ("fcntl: %m");
-      return -1;
-    }
-    nbd_close (d->h[i]);
-    d->h[i] = NULL;
+    forget_handle (d, i);
   }
+  return 0;
+}
+
+int
+donor_take_ktls_sockets (struct donor *d, char *why, size_t len)
+{
+  unsigned i;
+  int r;
+
+  /* Check them all first, so that falling back leaves all usable. */
+  for (i = 0; i < d->nr; i++) {
+    if (d->session[i] == NULL) {
+      snprintf (why, len, "libnbd's TLS session could not be found");
+      return -1;
+    }
+    if (!ktls_supported (d->session[i], why, len))
+      return -1;
+  }
+  for (i = 0; i < d->nr; i++) {
+    if (dup_socket (d, i) == -1)
+      return -2;
+    r = ktls_install (d->fd[i], d->session[i], why, len);
+    if (r < 0) {
+      /* Only the first can fail without having changed a socket. */
+      if (r == -1 && i > 0)
+        dram_error ("kernel TLS failed on connection %u: %s", i + 1, why);
+      close (d->fd[i]);
+      d->fd[i] = -1;
+      return r == -1 && i == 0 ? -1 : -2;
+    }
+  }
+  for (i = 0; i < d->nr; i++)
+    forget_handle (d, i);
   return 0;
 }
 
@@ -229,6 +280,7 @@ donor_close (struct donor *d)
     if (d->h[i])
       nbd_close (d->h[i]);
     d->h[i] = NULL;
+    d->session[i] = NULL;
     if (d->fd[i] >= 0)
       close (d->fd[i]);
     d->fd[i] = -1;

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <gnutls/gnutls.h>
 #include <libnbd.h>
 
 #include "options.h"
@@ -19,6 +20,7 @@ struct donor {
   bool can_multi_conn;
   unsigned nr;                  /* connections made */
   struct nbd_handle *h[MAX_CONNECTIONS];
+  gnutls_session_t session[MAX_CONNECTIONS];    /* with TLS */
   int fd[MAX_CONNECTIONS];      /* after donor_take_sockets */
   char name[300];               /* host:port or socket, for messages */
 };
@@ -37,6 +39,13 @@ extern uint64_t donor_kernel_flags (const struct donor *d);
  * that the kernel can be given it.  The sockets are made blocking.
  */
 extern int donor_take_sockets (struct donor *d);
+
+/* With TLS: moves every connection's TLS session into the kernel
+ * (see ktls.c) and takes the sockets as donor_take_sockets does.
+ * Returns 0; -1 with WHY filled when the kernel cannot do it, with
+ * every connection still usable through libnbd; -2 after reporting.
+ */
+extern int donor_take_ktls_sockets (struct donor *d, char *why, size_t len);
 
 /* Closes whatever is still open. */
 extern void donor_close (struct donor *d);

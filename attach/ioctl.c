@@ -73,7 +73,9 @@ nbd_ioctl_connect (int index, const struct nbd_connect_req *req)
     return -1;
   }
   if (pid == 0) {
-    if (daemonize_io () == -1 || become_resident () == -1)
+    static const char *const libs[] = { "libc.", "ld-linux", NULL };
+
+    if (daemonize_io () == -1 || become_resident (libs) == -1)
       _exit (EXIT_FAILURE);
     if (ioctl (fd, NBD_DO_IT) == -1 && errno != EPIPE)
       dram_error ("/dev/nbd%d: NBD_DO_IT: %m", index);

@@ -293,7 +293,7 @@ proxy_main (struct donor *d, const int *ours)
   for (i = 0; i < d->nr; i++)
     if (conn_init (&conns[i], d->h[i], ours[i]) == -1)
       _exit (EXIT_FAILURE);
-  if (become_resident () == -1)
+  if (become_resident (resident_libnbd_libs) == -1)
     _exit (EXIT_FAILURE);
   for (i = 0; i < d->nr; i++) {
     errno = pthread_create (&threads[i], NULL, conn_loop, &conns[i]);

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,44 +18,115 @@
 #ifndef PR_SET_IO_FLUSHER
 #define PR_SET_IO_FLUSHER 57
 #endif
+#ifndef MCL_ONFAULT
+#define MCL_ONFAULT 4
+#endif
+
+const char *const resident_libnbd_libs[] = {
+  "libc.", "ld-linux", "libnbd.", "libgnutls.", "libnettle.", "libhogweed.",
+  "libgmp.", "libp11-kit.", "libtasn1.", "libidn2.", "libunistring.", NULL,
+};
+
+/* Without CAP_SYS_RESOURCE (some containers' root lacks it) neither
+ * protection can be had; the process still works, and says so.
+ */
+static bool
+denied (int err)
+{
+  return err == EPERM || err == EACCES;
+}
 
 static int
 set_oom_score_adj (const char *value)
 {
   int fd = open ("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-  ssize_t n;
+  ssize_t n = -1;
 
-  if (fd == -1) {
-    dram_error ("/proc/self/oom_score_adj: %m");
+  if (fd >= 0) {
+    n = write (fd, value, strlen (value));
+    close (fd);
+  }
+  if (n == (ssize_t) strlen (value))
+    return 0;
+  if (denied (errno)) {
+    dram_error ("warning: cannot set oom_score_adj to %s without "
+                "CAP_SYS_RESOURCE: the OOM killer may choose this process",
+                value);
+    return 0;
+  }
+  dram_error ("/proc/self/oom_score_adj: %m");
+  return -1;
+}
+
+static bool
+wanted (const char *path, const char *exe, const char *const *libs)
+{
+  const char *base = strrchr (path, '/');
+
+  if (strcmp (path, exe) == 0)
+    return true;
+  base = base ? base + 1 : path;
+  for (; libs && *libs; libs++)
+    if (strncmp (base, *libs, strlen (*libs)) == 0)
+      return true;
+  return false;
+}
+
+/* mlock (which populates) every mapping of the executable and of LIBS. */
+static int
+lock_code (const char *const *libs)
+{
+  FILE *fp = fopen ("/proc/self/maps", "re");
+  char line[4096], path[4096], exe[4096];
+  unsigned long start, end;
+  ssize_t n;
+  int r = 0;
+
+  n = readlink ("/proc/self/exe", exe, sizeof exe - 1);
+  exe[n > 0 ? n : 0] = '\0';
+  if (fp == NULL) {
+    dram_error ("/proc/self/maps: %m");
     return -1;
   }
-  n = write (fd, value, strlen (value));
-  close (fd);
-  if (n != (ssize_t) strlen (value)) {
-    dram_error ("/proc/self/oom_score_adj: %m");
-    return -1;
+  while (fgets (line, sizeof line, fp) != NULL) {
+    if (sscanf (line, "%lx-%lx %*s %*s %*s %*s %4095s", &start, &end,
+                path) != 3 || path[0] != '/' || !wanted (path, exe, libs))
+      continue;
+    if (mlock ((void *) start, end - start) == -1) {
+      dram_error ("mlock %s: %m", path);
+      r = -1;
+      break;
+    }
   }
-  return 0;
+  fclose (fp);
+  return r;
 }
 
 int
-become_resident (void)
+become_resident (const char *const *libs)
 {
-  if (mlockall (MCL_CURRENT | MCL_FUTURE) == -1) {
-    dram_error ("mlockall: %m");
+  /* First, so that locking memory cannot get it killed. */
+  if (set_oom_score_adj ("-1000") == -1)
     return -1;
-  }
   /* Linux 5.6 and later; without it the process works, with less
    * protection from reclaim.
    */
   if (prctl (PR_SET_IO_FLUSHER, 1, 0, 0, 0) == -1) {
-    if (errno != EINVAL) {
+    if (denied (errno))
+      dram_error ("warning: cannot mark this process as an I/O flusher "
+                  "without CAP_SYS_RESOURCE: reclaim may throttle it");
+    else if (errno == EINVAL)
+      dram_debug ("this kernel has no PR_SET_IO_FLUSHER");
+    else {
       dram_error ("prctl PR_SET_IO_FLUSHER: %m");
       return -1;
     }
-    dram_debug ("this kernel has no PR_SET_IO_FLUSHER");
   }
-  return set_oom_score_adj ("-1000");
+  if (mlockall (MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) == -1) {
+    dram_error ("mlockall: %m");
+    return -1;
+  }
+  return lock_code (libs);
 }
 
 int

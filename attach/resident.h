@@ -7,8 +7,19 @@
  * writes must not be throttled by the reclaim it serves, and the OOM
  * killer must leave it alone.  Otherwise reclaim can end up waiting for
  * itself.
+ *
+ * Every page the process touches is locked, and so, in full and at
+ * once, are the executable and the libraries whose names start with one
+ * of LIBS (NULL-terminated): the code of the data path, which must not
+ * need a page-in when memory is short.  Libraries the data path never
+ * uses are not pinned: libnbd brings 30 MB of ICU data with libxml2.
  */
-extern int become_resident (void);
+extern int become_resident (const char *const *libs);
+
+/* The libraries on the data path of a process that talks to the donor
+ * through libnbd.
+ */
+extern const char *const resident_libnbd_libs[];
 
 /* Detaches from the terminal and session that started it. */
 extern int daemonize_io (void);

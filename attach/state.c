@@ -55,7 +55,7 @@ state_save (const struct attach_state *s)
   }
   fprintf (fp,
            "device=%s\nmode=%s\ndonor=%s\nexport=%s\nsize=%" PRIu64 "\n"
-           "connections=%u\nhandover=%s\ntls=%d\npid=%d\ndoit_pid=%d\nswap=%d\n"
+           "connections=%u\nhandover=%s\ntls=%s\npid=%d\ndoit_pid=%d\nswap=%d\n"
            "priority=%d\ndiscard=%d\nuuid=%s\nlabel=%s\n"
            "attached_at=%" PRId64 "\n",
            s->device, s->mode, s->donor, s->export_name, s->size,
@@ -88,7 +88,7 @@ set_field (struct attach_state *s, const char *k, const char *v)
   else if (strcmp (k, "connections") == 0) s->connections = atoi (v);
   else if (strcmp (k, "handover") == 0)
     copy (s->handover, sizeof s->handover, v);
-  else if (strcmp (k, "tls") == 0) s->tls = atoi (v);
+  else if (strcmp (k, "tls") == 0) copy (s->tls, sizeof s->tls, v);
   else if (strcmp (k, "pid") == 0) s->pid = atoi (v);
   else if (strcmp (k, "doit_pid") == 0) s->doit_pid = atoi (v);
   else if (strcmp (k, "swap") == 0) s->swap = atoi (v);

@@ -17,7 +17,7 @@ struct attach_state {
   uint64_t size;
   unsigned connections;
   char handover[16];            /* netlink, ioctl */
-  bool tls;
+  char tls[8];                  /* "", kernel or proxy */
   pid_t pid;                    /* resident proxy (TLS), 0 if none */
   pid_t doit_pid;               /* resident NBD_DO_IT child, 0 if none */
   bool swap;

@@ -254,7 +254,7 @@ START_TEST (state_round_trip)
   s.size = UINT64_C (1) << 40;
   s.connections = 4;
   snprintf (s.handover, sizeof s.handover, "netlink");
-  s.tls = true;
+  snprintf (s.tls, sizeof s.tls, "kernel");
   s.pid = 1234;
   s.doit_pid = 99;
   s.swap = true;

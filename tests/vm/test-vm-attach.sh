@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# dram — SPDX-License-Identifier: BSD-3-Clause
+# dram-attach on a real kernel: Debian's kernel in QEMU with 128 MiB of
+# RAM swaps to nbdkit-dram-plugin on the host (guest-attach.sh has the
+# guest's part and assertions).  Here, on the host: the donor's memory
+# grows while the guest swaps.  VM_PHASES="ioctl tls" runs only those
+# phases of the guest's (for debugging; the RSS check needs "netlink").
+set -e -x
+
+. "$(dirname "$0")/vm-functions.sh"
+
+vm_requires qemu-system-x86_64 nbdkit busybox cpio gzip depmod
+vm_require_kernel
+[ "$(vm_kernel_config BLK_DEV_NBD)" != n ] ||
+  vm_skip "kernel $VM_KERNEL_VERSION has no NBD driver"
+
+plugin=${DRAM_PLUGIN:-$abs_top_builddir/nbdkit-plugin/.libs/nbdkit-dram-plugin.so}
+attach=$abs_top_builddir/attach/dram-attach
+[ -x "$attach" ] || vm_fail "build dram-attach first ($attach)"
+swap_mib=512
+# The guest sees about 80 MiB of its 128 (MemTotal): 2.5 times that.
+work_mib=200
+
+vm_workdir
+vm_find_memverify
+psk=$VM_WORKDIR/keys.psk
+key () { printf 'dram:%s\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"; }
+key > "$psk"
+key > "$VM_WORKDIR/wrong.psk"
+
+vm_start_nbdkit "$plugin" size=${swap_mib}M
+plain_port=$VM_NBD_PORT
+plain_pid=$VM_NBDKIT_PID
+vm_start_nbdkit --tls=require --tls-psk="$psk" "$plugin" size=${swap_mib}M
+tls_port=$VM_NBD_PORT
+vm_start_nbdkit --filter=exportname "$plugin" size=64M exportname=swap \
+  exportname-strict=true
+strict_port=$VM_NBD_PORT
+dead_port=$(vm_free_port)
+
+# The plain donor's RSS, sampled while the guest runs (bounded by the
+# VM's own timeout).
+rss_log=$VM_WORKDIR/rss
+( for ((i = 0; i < 2400; i++)); do
+    awk '/^VmRSS:/ { print $2 }' "/proc/$plain_pid/status" 2>/dev/null || break
+    sleep 0.5
+  done ) > "$rss_log" &
+sampler=$!
+vm_on_exit "kill $sampler 2>/dev/null"
+
+# Kernel TLS: the tls module and the ciphers' crypto modules, which a
+# full system loads on demand (the crypto API asks for them by name).
+ktls_modules="-m tls -m chacha_generic -m poly1305_generic -m chacha20poly1305
+  -m ctr -m ghash-generic -m gcm"
+
+# dram-attach's libraries (libnbd, gnutls, libxml2 and ICU) come from
+# the host over 9p: copied into the initramfs they would not fit in RAM.
+vm_build_initramfs -L -o "$VM_WORKDIR/initrd.gz" \
+  -s "$VM_DIR/guest-attach.sh" \
+  -b "$attach" -b "$MEMVERIFY" -m nbd $ktls_modules \
+  -f "$psk:/etc/dram/keys.psk" -f "$VM_WORKDIR/wrong.psk:/etc/dram/wrong.psk" \
+  -e PLAIN_PORT="$plain_port" -e TLS_PORT="$tls_port" \
+  -e STRICT_PORT="$strict_port" -e DEAD_PORT="$dead_port" \
+  -e SWAP_MIB="$swap_mib" -e STRICT_MIB=64 \
+  -e WORK_MIB="$work_mib" -e WORK_PROCS=2 -e PHASES="${VM_PHASES:-all}"
+
+MEM=128 CPUS=${CPUS:-2} VM_TIMEOUT=${VM_TIMEOUT:-1200} \
+  vm_boot "$VM_WORKDIR/initrd.gz"
+kill "$sampler" 2>/dev/null || :
+
+grep -a '^RESULT\|^memverify: \|all phases passed' "$VM_LOG" | tr -d '\r'
+# While the guest swapped, the donor held its pages: at the peak, at
+# least what did not fit in the guest's RAM.
+peak_kib=$(sort -n "$rss_log" | tail -1)
+echo "donor peak RSS: $((peak_kib / 1024)) MiB"
+if [ "${VM_PHASES:-all}" = all ]; then
+  [ "$peak_kib" -ge $(((work_mib - 80) * 1024 * 3 / 4)) ]
+fi
