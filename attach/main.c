@@ -18,19 +18,28 @@
 static bool verbose;
 static bool use_syslog;
 
+/* To stderr, or to syslog once a resident process has left its
+ * terminal behind.
+ */
+static void
+vreport (int priority, const char *fmt, va_list ap)
+{
+  if (use_syslog)
+    vsyslog (priority, fmt, ap);
+  else {
+    fputs ("dram-attach: ", stderr);
+    vfprintf (stderr, fmt, ap);
+    fputc ('\n', stderr);
+  }
+}
+
 void
 dram_error (const char *fmt, ...)
 {
   va_list ap;
 
   va_start (ap, fmt);
-  if (use_syslog)
-    vsyslog (LOG_ERR, fmt, ap);
-  else {
-    fputs ("dram-attach: ", stderr);
-    vfprintf (stderr, fmt, ap);
-    fputc ('\n', stderr);
-  }
+  vreport (LOG_ERR, fmt, ap);
   va_end (ap);
 }
 
@@ -42,13 +51,7 @@ dram_debug (const char *fmt, ...)
   if (!verbose)
     return;
   va_start (ap, fmt);
-  if (use_syslog)
-    vsyslog (LOG_DEBUG, fmt, ap);
-  else {
-    fputs ("dram-attach: ", stderr);
-    vfprintf (stderr, fmt, ap);
-    fputc ('\n', stderr);
-  }
+  vreport (LOG_DEBUG, fmt, ap);
   va_end (ap);
 }
 

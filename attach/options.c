@@ -28,16 +28,16 @@ mode_name (enum mode m)
 static int
 parse_mode (const char *str, enum mode *m)
 {
-  size_t i;
+  int i = choice_index (mode_names, sizeof mode_names / sizeof mode_names[0],
+                        str);
 
-  for (i = 0; i < sizeof mode_names / sizeof mode_names[0]; i++) {
-    if (strcmp (str, mode_names[i]) == 0) {
-      *m = i;
-      return 0;
-    }
+  if (i == -1) {
+    dram_error ("--mode: '%s' is not a mode (use nbd, fuse, nfs or auto)",
+                str);
+    return -1;
   }
-  dram_error ("--mode: '%s' is not a mode (use nbd, fuse, nfs or auto)", str);
-  return -1;
+  *m = i;
+  return 0;
 }
 
 static int

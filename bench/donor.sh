@@ -6,8 +6,15 @@
 # ceiling).  Prints one table of medians with ratios, and the donor's
 # RSS after writing and after trimming the whole device.
 #
+# Besides IOPS and bandwidth, which a shared 2-core machine makes noisy
+# at high queue depths, it reports the donor's CPU time per I/O (user
+# and system, from /proc/PID/stat): the plugin's own cost, steadier.
+#
 # Environment: BENCH_SIZE (1G), BENCH_RUNTIME seconds per run (5),
-# BENCH_REPEAT runs per cell (3), BENCH_OUT (bench/results/donor.txt).
+# BENCH_REPEAT runs per cell (3), BENCH_JOBS (a regex over job names
+# such as "randwrite 4k 32 4"; default all), BENCH_PIN=1 (donors on
+# the last CPU, fio on the others, so that they do not compete for one
+# core), BENCH_OUT (bench/results/donor.txt).
 set -e
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -51,11 +58,19 @@ declare -A args=(
 )
 declare -A pidof
 
+# With BENCH_PIN, the donor and the client get CPUs of their own.
+donor_cpus=()
+client_cpus=()
+if [ "${BENCH_PIN:-}" = 1 ] && [ "$(nproc)" -ge 2 ]; then
+  donor_cpus=(taskset -c "$(($(nproc) - 1))")
+  client_cpus=(taskset -c "0-$(($(nproc) - 2))")
+fi
+
 start ()
 {
   local t=$1
   # shellcheck disable=SC2086
-  nbdkit -U "$work/$t.sock" -P "$work/$t.pid" ${args[$t]}
+  "${donor_cpus[@]}" nbdkit -U "$work/$t.sock" -P "$work/$t.pid" ${args[$t]}
   for ((i = 0; i < 100; i++)); do [ -S "$work/$t.sock" ] && break; sleep 0.1; done
   pidof[$t]=$(cat "$work/$t.pid")
   pids+=("${pidof[$t]}")
@@ -69,24 +84,35 @@ rss_mib ()
   awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/${pidof[$1]}/status"
 }
 
-# fio_run TARGET NAME RW BS QD CONNS: prints IOPS (4k) or MiB/s (1M).
+# The donor's CPU time so far, in clock ticks (user + system).
+cpu_ticks ()
+{
+  awk '{ print $14 + $15 }' "/proc/${pidof[$1]}/stat"
+}
+
+# fio_run TARGET NAME RW BS QD CONNS: prints IOPS (4k) or MiB/s (1M),
+# and the donor's CPU microseconds per I/O.
 fio_run ()
 {
-  local t=$1 name=$2 rw=$3 bs=$4 qd=$5 conns=$6
-  fio --name="$name" --ioengine=nbd --uri="$(uri "$t")" --rw="$rw" \
+  local t=$1 name=$2 rw=$3 bs=$4 qd=$5 conns=$6 c0 c1
+  c0=$(cpu_ticks "$t")
+  "${client_cpus[@]}" fio --name="$name" --ioengine=nbd --uri="$(uri "$t")" --rw="$rw" \
       --bs="$bs" --iodepth="$qd" --numjobs="$conns" --size="$size" \
-      --time_based --runtime="$runtime" --ramp_time=1 --group_reporting \
+      --time_based --runtime="$runtime" --group_reporting \
       --output-format=json --output="$work/fio.json" >/dev/null
-  "$python" - "$work/fio.json" "$rw" "$bs" <<'PY'
+  c1=$(cpu_ticks "$t")
+  "$python" - "$work/fio.json" "$rw" "$bs" "$((c1 - c0))" "$(getconf CLK_TCK)" <<'PY'
 import json, sys
 job = json.load(open(sys.argv[1]))["jobs"][0]
 d = job["read" if "read" in sys.argv[2] else "write"]
-print(d["iops"] if sys.argv[3] == "4k" else d["bw_bytes"] / 2**20)
+rate = d["iops"] if sys.argv[3] == "4k" else d["bw_bytes"] / 2**20
+us = int(sys.argv[4]) * 1e6 / int(sys.argv[5]) / max(d["total_ios"], 1)
+print(rate, us)
 PY
 }
 
 echo "donor.sh: size $size, ${runtime}s per run, $repeat runs per cell," \
-     "$(nproc) CPUs, $(uname -r)"
+     "$(nproc) CPUs, $(uname -r)${donor_cpus:+, pinned}"
 for t in "${targets[@]}"; do start "$t"; done
 
 # Fill every target once, so that reads read data, and take the RSS.
@@ -97,11 +123,12 @@ for t in "${targets[@]}"; do
   rss_full[$t]=$(rss_mib "$t")
 done
 
-jobs=(
-  "randread 4k 1 1" "randread 4k 32 1" "randread 4k 1 4" "randread 4k 32 4"
-  "randwrite 4k 1 1" "randwrite 4k 32 1" "randwrite 4k 1 4" "randwrite 4k 32 4"
-  "read 1M 8 1" "write 1M 8 1"
-)
+jobs=()
+for j in "randread 4k 1 1" "randread 4k 32 1" "randread 4k 1 4" \
+         "randread 4k 32 4" "randwrite 4k 1 1" "randwrite 4k 32 1" \
+         "randwrite 4k 1 4" "randwrite 4k 32 4" "read 1M 8 1" "write 1M 8 1"; do
+  [[ $j =~ ${BENCH_JOBS:-.} ]] && jobs+=("$j")
+done
 : > "$work/results"
 for ((r = 1; r <= repeat; r++)); do
   for j in "${jobs[@]}"; do
@@ -112,7 +139,7 @@ for ((r = 1; r <= repeat; r++)); do
       t=${targets[(k + r) % ${#targets[@]}]}
       v=$(fio_run "$t" "$1" "$1" "$2" "$3" "$4")
       echo "$1 $2 $3 $4 $t $v" >> "$work/results"
-      echo "  run $r: $1 bs=$2 qd=$3 conns=$4 $t: $v" >&2
+      echo "  run $r: $1 bs=$2 qd=$3 conns=$4 $t: $v (rate, CPU us/IO)" >&2
     done
   done
 done
@@ -134,6 +161,7 @@ import statistics, sys
 from collections import defaultdict
 
 cells = defaultdict(list)
+cpu = defaultdict(list)
 rss = {}
 for line in open(sys.argv[1]):
     f = line.split()
@@ -141,9 +169,14 @@ for line in open(sys.argv[1]):
         rss[f[1]] = (float(f[2]), float(f[3]))
         continue
     cells[(f[0], f[1], int(f[2]), int(f[3]), f[4])].append(float(f[5]))
+    cpu[(f[0], f[1], int(f[2]), int(f[3]), f[4])].append(float(f[6]))
 med = {k: statistics.median(v) for k, v in cells.items()}
+cmed = {k: statistics.median(v) for k, v in cpu.items()}
+runs = max(len(v) for v in cells.values())
 jobs = sorted({k[:4] for k in med}, key=lambda j: (j[1] == "1M", j[0], j[3], j[2]))
 
+print()
+print(f"Medians of {runs} runs; higher is better.")
 print()
 print("| job | backing | dram | memory sparse | memory malloc | null "
       "| dram/sparse | dram/malloc | dram/null |")
@@ -165,6 +198,23 @@ def to_bytes(s):
     if s[-1].lower() in units:
         return int(s[:-1]) * 1024 ** units.index(s[-1].lower())
     return int(s)
+
+print()
+print(f"The donor's CPU time per I/O, microseconds (user + system, medians "
+      f"of {runs}); lower is better.")
+print()
+print("| job | dram malloc | dram memfd | dram file | memory sparse "
+      "| memory malloc | null | dram malloc/sparse | dram malloc/null |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+for j in jobs:
+    rw, bs, qd, conns = j
+    c = {t: cmed[j + (t,)] for t in ("dram-malloc", "dram-memfd", "dram-file",
+                                     "memory-sparse", "memory-malloc", "null")}
+    print(f"| {rw} {bs} QD{qd} x{conns} | {c['dram-malloc']:.1f} "
+          f"| {c['dram-memfd']:.1f} | {c['dram-file']:.1f} "
+          f"| {c['memory-sparse']:.1f} | {c['memory-malloc']:.1f} "
+          f"| {c['null']:.1f} | {c['dram-malloc'] / c['memory-sparse']:.2f} "
+          f"| {c['dram-malloc'] / c['null']:.2f} |")
 
 size = sys.argv[2]
 size_mib = to_bytes(size) / 2**20

@@ -123,3 +123,14 @@ parse_bool (const char *what, const char *str, bool *ret)
   dram_error ("%s: '%s' is not a boolean (use true or false)", what, str);
   return -1;
 }
+
+int
+choice_index (const char *const *names, size_t n, const char *str)
+{
+  size_t i;
+
+  for (i = 0; i < n; i++)
+    if (names[i] && strcmp (str, names[i]) == 0)
+      return i;
+  return -1;
+}

@@ -3,6 +3,7 @@
 #define DRAM_PARSE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Parse a size such as "1G", "512M", "4096" or "4k" (suffixes are
@@ -17,5 +18,10 @@ extern int parse_uint (const char *what, const char *str,
 
 /* Parse true/false, yes/no, on/off, 1/0 (any case). */
 extern int parse_bool (const char *what, const char *str, bool *ret);
+
+/* The index of STR in NAMES[0..N), or -1 (the caller says what the
+ * choices are).
+ */
+extern int choice_index (const char *const *names, size_t n, const char *str);
 
 #endif /* DRAM_PARSE_H */

@@ -82,24 +82,10 @@ guarded_copy (void *dst, const void *src, size_t n)
   }
   guard_jmp = &jb;
   __asm__ volatile ("" ::: "memory");
-  memcpy (dst, src, n);
-  __asm__ volatile ("" ::: "memory");
-  guard_jmp = NULL;
-  return 0;
-}
-
-int
-guarded_zero (void *dst, size_t n)
-{
-  sigjmp_buf jb;
-
-  if (sigsetjmp (jb, 0) != 0) {
-    guard_jmp = NULL;
-    return -1;
-  }
-  guard_jmp = &jb;
-  __asm__ volatile ("" ::: "memory");
-  memset (dst, 0, n);
+  if (src)
+    memcpy (dst, src, n);
+  else
+    memset (dst, 0, n);
   __asm__ volatile ("" ::: "memory");
   guard_jmp = NULL;
   return 0;

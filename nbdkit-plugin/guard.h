@@ -15,8 +15,9 @@
 extern int guard_install (void *start, size_t len);
 extern void guard_remove (void);
 
-/* memcpy / memset that return -1 instead of dying of SIGBUS. */
+/* memcpy (memset to zero when SRC is NULL) that returns -1 instead of
+ * dying of SIGBUS.
+ */
 extern int guarded_copy (void *dst, const void *src, size_t n);
-extern int guarded_zero (void *dst, size_t n);
 
 #endif /* DRAM_GUARD_H */

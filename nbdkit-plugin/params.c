@@ -31,18 +31,17 @@ backing_name (enum dram_backing b)
 static int
 set_backing (struct dram_params *p, const char *value)
 {
-  size_t i;
+  int i = choice_index (backing_names,
+                        sizeof backing_names / sizeof backing_names[0], value);
 
-  for (i = 0; i < sizeof backing_names / sizeof backing_names[0]; i++) {
-    if (strcmp (value, backing_names[i]) == 0) {
-      p->backing = i;
-      p->have_backing = true;
-      return 0;
-    }
+  if (i == -1) {
+    dram_error ("backing=%s: unknown backing (use malloc, memfd or file)",
+                value);
+    return -1;
   }
-  dram_error ("backing=%s: unknown backing (use malloc, memfd or file)",
-              value);
-  return -1;
+  p->backing = i;
+  p->have_backing = true;
+  return 0;
 }
 
 static int

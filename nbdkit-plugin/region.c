@@ -121,7 +121,7 @@ zero_bytes (struct region *r, uint64_t count, uint64_t offset)
     memset (r->map + offset, 0, count);
     return 0;
   }
-  if (guarded_zero (r->map + offset, count) == -1) {
+  if (guarded_copy (r->map + offset, NULL, count) == -1) {
     errno = ENOSPC;
     dram_error ("zero of %" PRIu64 " bytes at offset %" PRIu64 ": "
                 "the filesystem of %s has no memory left for it",

@@ -121,12 +121,14 @@ start_nbdkit ()
   uri="nbd+unix:///?socket=$tmpdir/$name.sock"
 }
 
+# A port that no TCP socket here uses (listening or connected).
 free_port ()
 {
-  local p i
+  local p hex i
   for ((i = 0; i < 100; i++)); do
     p=$((20000 + RANDOM % 40000))
-    if [ -z "$(ss -Htln "sport = :$p")" ]; then
+    printf -v hex '%04X' "$p"
+    if ! cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -q ":$hex "; then
       echo "$p"
       return 0
     fi

@@ -13,7 +13,7 @@
 #include <netlink/genl/genl.h>
 
 #include "netlink.h"
-#include "report-capture.h"
+#include "unit.h"
 
 #define FAMILY 0x1d
 
@@ -101,18 +101,10 @@ END_TEST
 int
 main (void)
 {
-  Suite *s = suite_create ("netlink");
   TCase *tc = tcase_create ("netlink");
-  SRunner *sr;
-  int failed;
 
   tcase_add_test (tc, connect_full);
   tcase_add_test (tc, connect_minimal);
   tcase_add_test (tc, disconnect);
-  suite_add_tcase (s, tc);
-  sr = srunner_create (s);
-  srunner_run_all (sr, CK_NORMAL);
-  failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return run_tcase ("netlink", tc);
 }

@@ -13,7 +13,7 @@
 #include <check.h>
 
 #include "options.h"
-#include "report-capture.h"
+#include "unit.h"
 #include "state.h"
 
 /* An address and what it must parse to (host, port; or NULL host for
@@ -299,10 +299,7 @@ END_TEST
 int
 main (void)
 {
-  Suite *s = suite_create ("options");
   TCase *tc = tcase_create ("options");
-  SRunner *sr;
-  int failed;
 
   tcase_add_loop_test (tc, target_table, 0, N (targets));
   tcase_add_test (tc, describe);
@@ -310,10 +307,5 @@ main (void)
   tcase_add_test (tc, cmd_values);
   tcase_add_test (tc, cmd_defaults);
   tcase_add_test (tc, state_round_trip);
-  suite_add_tcase (s, tc);
-  sr = srunner_create (s);
-  srunner_run_all (sr, CK_NORMAL);
-  failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return run_tcase ("options", tc);
 }

@@ -14,7 +14,7 @@
 
 #include "params.h"
 #include "peer.h"
-#include "report-capture.h"
+#include "unit.h"
 
 #define GIB (UINT64_C (1) << 30)
 #define MEMTOTAL (16 * GIB)
@@ -193,19 +193,11 @@ END_TEST
 int
 main (void)
 {
-  Suite *s = suite_create ("params");
   TCase *tc = tcase_create ("params");
-  SRunner *sr;
-  int failed;
 
   tcase_add_loop_test (tc, params_table, 0, N (cases));
   tcase_add_test (tc, params_values);
   tcase_add_loop_test (tc, peer_table, 0, N (peers));
   tcase_add_test (tc, peer_unix);
-  suite_add_tcase (s, tc);
-  sr = srunner_create (s);
-  srunner_run_all (sr, CK_NORMAL);
-  failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return run_tcase ("params", tc);
 }

@@ -13,7 +13,7 @@
 
 #include "meminfo.h"
 #include "parse.h"
-#include "report-capture.h"
+#include "unit.h"
 
 static const struct {
   const char *in;
@@ -185,10 +185,7 @@ END_TEST
 int
 main (void)
 {
-  Suite *s = suite_create ("parse");
   TCase *tc = tcase_create ("parse");
-  SRunner *sr;
-  int failed;
 
   tcase_add_loop_test (tc, size_good, 0, N (good_sizes));
   tcase_add_loop_test (tc, size_bad, 0, N (bad_sizes));
@@ -196,10 +193,5 @@ main (void)
   tcase_add_loop_test (tc, uint_table, 0, N (uints));
   tcase_add_loop_test (tc, bool_table, 0, N (bools));
   tcase_add_test (tc, meminfo_fake);
-  suite_add_tcase (s, tc);
-  sr = srunner_create (s);
-  srunner_run_all (sr, CK_NORMAL);
-  failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return run_tcase ("parse", tc);
 }

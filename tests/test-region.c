@@ -20,7 +20,7 @@
 
 #include "params.h"
 #include "region.h"
-#include "report-capture.h"
+#include "unit.h"
 
 #define PAGE 4096
 #define SIZE (8 << 20)
@@ -546,10 +546,7 @@ teardown (void)
 int
 main (void)
 {
-  Suite *s = suite_create ("region");
   TCase *tc = tcase_create ("region");
-  SRunner *sr;
-  int failed;
 
   /* Under valgrind or a slow machine, 1 GiB of pagemap takes a while. */
   tcase_set_timeout (tc, 120);
@@ -567,10 +564,5 @@ main (void)
   tcase_add_test (tc, file_failed_start_removed);
   tcase_add_test (tc, file_on_disk);
   tcase_add_test (tc, sigbus_guarded);
-  suite_add_tcase (s, tc);
-  sr = srunner_create (s);
-  srunner_run_all (sr, CK_NORMAL);
-  failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return run_tcase ("region", tc);
 }

@@ -14,7 +14,7 @@
 
 #include <check.h>
 
-#include "report-capture.h"
+#include "unit.h"
 #include "swap.h"
 
 static const uint8_t uuid[SWAP_UUID_LEN] = {
@@ -179,20 +179,12 @@ END_TEST
 int
 main (void)
 {
-  Suite *s = suite_create ("swap");
   TCase *tc = tcase_create ("swap");
-  SRunner *sr;
-  int failed;
 
   tcase_add_loop_test (tc, same_as_mkswap, 0, N (sizes));
   tcase_add_test (tc, too_small);
   tcase_add_test (tc, uuids);
   tcase_add_test (tc, flags);
   tcase_add_test (tc, proc_swaps);
-  suite_add_tcase (s, tc);
-  sr = srunner_create (s);
-  srunner_run_all (sr, CK_NORMAL);
-  failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return run_tcase ("swap", tc);
 }

@@ -38,6 +38,10 @@
 # Directory of this file, which holds the guest-side scripts.
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
+# The shared test functions: skip, requires, on_exit, free_port.
+# shellcheck source=../functions.sh
+. "$VM_DIR/../functions.sh"
+
 # Modules tools and mkswap live in sbin, which a user's PATH may lack.
 PATH=$PATH:/usr/sbin:/sbin
 
@@ -47,8 +51,6 @@ VM_NAME=${VM_NAME:-$(basename "$0" .sh)}
 # The host's library directory, shared with the guest by -L.
 VM_HOSTLIB_DIR=${VM_HOSTLIB_DIR:-/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)}
 
-VM_CLEANUP=()
-VM_TRAP_SET=
 
 # vm_untraced FUNCTION [ARGS...]
 # Run FUNCTION with xtrace off, so that a test's "set -x" shows the steps
@@ -67,8 +69,7 @@ vm_untraced ()
 # Skip the test (exit 77), saying why.
 vm_skip ()
 {
-  echo "SKIP: $VM_NAME: $*" >&2
-  exit 77
+  skip "$*"
 }
 
 # vm_fail MESSAGE...
@@ -83,38 +84,15 @@ vm_fail ()
 # Skip the test unless every CMD is found on PATH.
 vm_requires ()
 {
-  local cmd
-
-  for cmd in "$@"; do
-    command -v "$cmd" >/dev/null 2>&1 ||
-      vm_skip "'$cmd' is not installed"
-  done
+  requires "$@"
 }
 
 # vm_on_exit COMMAND...
-# Run COMMAND (a string, eval'd) when the shell exits, last registered
-# first.  The test's exit status is preserved.
+# on_exit: run COMMAND (a string, eval'd) when the shell exits, last
+# registered first.  The test's exit status is preserved.
 vm_on_exit ()
 {
-  VM_CLEANUP+=("$*")
-  if [ -z "$VM_TRAP_SET" ]; then
-    trap vm_run_cleanup EXIT
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
-    VM_TRAP_SET=1
-  fi
-}
-
-vm_run_cleanup ()
-{
-  local rc=$? i
-
-  set +e
-  for ((i = ${#VM_CLEANUP[@]} - 1; i >= 0; i--)); do
-    eval "${VM_CLEANUP[i]}"
-  done
-  VM_CLEANUP=()
-  exit "$rc"
+  on_exit "$@"
 }
 
 # vm_workdir
@@ -645,18 +623,7 @@ vm__boot ()
 # Print a TCP port that no socket on this host uses now.
 vm_free_port ()
 {
-  local port hex i
-
-  for ((i = 0; i < 100; i++)); do
-    port=$((20000 + RANDOM % 20000))
-    printf -v hex '%04X' "$port"
-    if ! cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
-         grep -q ":$hex "; then
-      echo "$port"
-      return 0
-    fi
-  done
-  vm_fail "no free TCP port found"
+  free_port
 }
 
 # vm_start_nbdkit PLUGIN [ARGS...]

@@ -1,6 +1,6 @@
 /* dram — SPDX-License-Identifier: BSD-3-Clause */
-/* dram_error and dram_debug for the unit tests: a test checks the
- * message its bad input produced.
+/* Unit test support: dram_error and dram_debug for the tests (a test
+ * checks the message its bad input produced), and the suite runner.
  */
 
 #include <config.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 #include "report.h"
-#include "report-capture.h"
+#include "unit.h"
 
 char last_error[1024];
 
@@ -48,4 +48,19 @@ dram_debug (const char *fmt, ...)
   vfprintf (stderr, fmt, ap);
   fputc ('\n', stderr);
   va_end (ap);
+}
+
+int
+run_tcase (const char *name, TCase *tc)
+{
+  Suite *s = suite_create (name);
+  SRunner *sr;
+  int failed;
+
+  suite_add_tcase (s, tc);
+  sr = srunner_create (s);
+  srunner_run_all (sr, CK_NORMAL);
+  failed = srunner_ntests_failed (sr);
+  srunner_free (sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
