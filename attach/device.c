@@ -92,17 +92,12 @@ mounted_on (struct libmnt_table *tb, const char *dev)
 }
 
 int
-device_check_unused (const char *dev, int index)
+device_busy (const char *dev)
 {
   struct libmnt_table *tb;
   const char *target;
   int r = 0;
 
-  if (!sysfs_exists (index, "")) {
-    dram_error ("%s does not exist (the nbd driver has devices "
-                "/dev/nbd0 to /dev/nbdN-1 for its nbds_max=N)", dev);
-    return -1;
-  }
   if (swap_active (NULL, dev, NULL, NULL)) {
     dram_error ("%s is busy: it is already in use as swap", dev);
     return -1;
@@ -113,11 +108,24 @@ device_check_unused (const char *dev, int index)
     r = -1;
   }
   mnt_unref_table (tb);
-  if (r == 0 && nbd_connected (index)) {
-    dram_error ("%s is busy: it is already connected to a server", dev);
-    r = -1;
-  }
   return r;
+}
+
+int
+device_check_unused (const char *dev, int index)
+{
+  if (!sysfs_exists (index, "")) {
+    dram_error ("%s does not exist (the nbd driver has devices "
+                "/dev/nbd0 to /dev/nbdN-1 for its nbds_max=N)", dev);
+    return -1;
+  }
+  if (device_busy (dev) == -1)
+    return -1;
+  if (nbd_connected (index)) {
+    dram_error ("%s is busy: it is already connected to a server", dev);
+    return -1;
+  }
+  return 0;
 }
 
 int

@@ -17,8 +17,11 @@ extern bool nbd_driver_present (bool load);
 /* Whether /dev/nbdINDEX is connected to a server. */
 extern bool nbd_connected (int index);
 
-/* Refuses (with the reason) a device that is swap, mounted, or
- * connected.
+/* Refuses (with the reason) a device that is swap or mounted. */
+extern int device_busy (const char *dev);
+
+/* Refuses (with the reason) an NBD device that is missing, swap,
+ * mounted, or connected.
  */
 extern int device_check_unused (const char *dev, int index);
 

@@ -43,22 +43,38 @@ psk_first_user (const char *path)
   return user;
 }
 
+/* Whether the donor is reached over TCP from another machine, where
+ * the dram plugin refuses clients without TLS.
+ */
+static bool
+remote_tcp (const struct target *t)
+{
+  const char *h = t->host;
+
+  if (h == NULL || t->transport == T_UNIX)
+    return false;
+  return strcmp (h, "localhost") != 0 && strncmp (h, "127.", 4) != 0 &&
+         strcmp (h, "::1") != 0;
+}
+
 /* libnbd's last error, with a hint for the refusals operators meet. */
 static void
 report_nbd_error (const struct donor *d, const struct options *o)
 {
+  const char *msg = nbd_get_error ();
   int err = nbd_get_errno ();
   const char *hint = "";
 
-  if (err == ENOENT && !o->tls_psk && !o->target.tls_uri)
-    hint = " (a donor that is not on this machine refuses clients without "
-           "TLS: use --tls-psk FILE with the donor's key, or check the "
-           "export name)";
+  if (strstr (msg, "connect:") != NULL)
+    hint = " (is nbdkit running there?)";
+  else if (err == ENOENT && remote_tcp (&o->target) && !o->tls_psk &&
+           !o->target.tls_uri)
+    hint = " (a donor on another machine refuses clients without TLS: "
+           "use --tls-psk FILE with the donor's key; or check the export "
+           "name)";
   else if (err == ENOENT)
     hint = " (check the export name)";
-  else if (err == ECONNREFUSED)
-    hint = " (is nbdkit running there?)";
-  dram_error ("donor %s: %s%s", d->name, nbd_get_error (), hint);
+  dram_error ("donor %s: %s%s", d->name, msg, hint);
 }
 
 static struct nbd_handle *

@@ -130,7 +130,7 @@ become_resident (const char *const *libs)
 }
 
 int
-daemonize_io (void)
+leave_session (void)
 {
   int fd;
 
@@ -147,10 +147,29 @@ daemonize_io (void)
     dram_error ("/dev/null: %m");
     return -1;
   }
-  dram_report_to_syslog ("dram-attach");
   dup2 (fd, 0);
   dup2 (fd, 1);
-  dup2 (fd, 2);
   close (fd);
+  return 0;
+}
+
+void
+quiet_stderr (void)
+{
+  int fd = open ("/dev/null", O_WRONLY | O_CLOEXEC);
+
+  dram_report_to_syslog ("dram-attach");
+  if (fd >= 0) {
+    dup2 (fd, 2);
+    close (fd);
+  }
+}
+
+int
+daemonize_io (void)
+{
+  if (leave_session () == -1)
+    return -1;
+  quiet_stderr ();
   return 0;
 }

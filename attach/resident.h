@@ -21,7 +21,15 @@ extern int become_resident (const char *const *libs);
  */
 extern const char *const resident_libnbd_libs[];
 
-/* Detaches from the terminal and session that started it. */
+/* Leaves the session that started it: a new session, /, stdin and
+ * stdout on /dev/null.  Messages still go to stderr.
+ */
+extern int leave_session (void);
+
+/* From now on messages go to syslog, and stderr to /dev/null. */
+extern void quiet_stderr (void);
+
+/* Both at once. */
 extern int daemonize_io (void);
 
 #endif /* DRAM_RESIDENT_H */

@@ -56,12 +56,13 @@ state_save (const struct attach_state *s)
   fprintf (fp,
            "device=%s\nmode=%s\ndonor=%s\nexport=%s\nsize=%" PRIu64 "\n"
            "connections=%u\nhandover=%s\ntls=%s\npid=%d\ndoit_pid=%d\nswap=%d\n"
-           "priority=%d\ndiscard=%d\nuuid=%s\nlabel=%s\n"
+           "priority=%d\ndiscard=%d\nuuid=%s\nlabel=%s\nmountpoint=%s\n"
            "attached_at=%" PRId64 "\n",
            s->device, s->mode, s->donor, s->export_name, s->size,
            s->connections, s->handover, s->tls, (int) s->pid, (int) s->doit_pid,
            s->swap,
-           s->priority, s->discard, s->uuid, s->label, s->attached_at);
+           s->priority, s->discard, s->uuid, s->label, s->mountpoint,
+           s->attached_at);
   if (fclose (fp) == EOF || rename (tmp, path) == -1) {
     dram_error ("%s: %m", path);
     unlink (tmp);
@@ -96,6 +97,8 @@ set_field (struct attach_state *s, const char *k, const char *v)
   else if (strcmp (k, "discard") == 0) s->discard = atoi (v);
   else if (strcmp (k, "uuid") == 0) copy (s->uuid, sizeof s->uuid, v);
   else if (strcmp (k, "label") == 0) copy (s->label, sizeof s->label, v);
+  else if (strcmp (k, "mountpoint") == 0)
+    copy (s->mountpoint, sizeof s->mountpoint, v);
   else if (strcmp (k, "attached_at") == 0)
     s->attached_at = strtoll (v, NULL, 10);
 }

@@ -25,6 +25,7 @@ struct attach_state {
   bool discard;
   char uuid[40];
   char label[24];
+  char mountpoint[512];         /* fuse: the FUSE mount */
   int64_t attached_at;          /* seconds since the epoch */
 };
 

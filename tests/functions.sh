@@ -142,3 +142,35 @@ status_kib ()
   awk -v f="$2:" '$1 == f { print $2; found = 1 } END { if (!found) print 0 }' \
     "/proc/$1/status"
 }
+
+# make_memcg NAME LIMIT_MIB: a memory cgroup (v1 or v2) that swaps
+# beyond LIMIT_MIB; sets $memcg (its directory) and removes it at exit.
+# run_in_memcg CMD...: runs CMD in it.
+make_memcg ()
+{
+  local v2=/sys/fs/cgroup
+  if [ -e /sys/fs/cgroup/memory/memory.limit_in_bytes ]; then
+    memcg=/sys/fs/cgroup/memory/$1
+    mkdir "$memcg"
+    echo $(($2 << 20)) > "$memcg/memory.limit_in_bytes"
+  elif grep -qw memory "$v2/cgroup.controllers" 2>/dev/null; then
+    grep -qw memory "$v2/cgroup.subtree_control" ||
+      echo +memory > "$v2/cgroup.subtree_control"
+    memcg=$v2/$1
+    mkdir "$memcg"
+    echo $(($2 << 20)) > "$memcg/memory.max"
+  else
+    skip "no memory cgroup controller (v1 or v2) is mounted"
+  fi
+  on_exit "rmdir '$memcg'"
+}
+
+run_in_memcg ()
+{
+  sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$memcg" "$@"
+}
+
+vmstat_field ()
+{
+  awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat
+}

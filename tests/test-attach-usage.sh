@@ -64,7 +64,9 @@ if [ -e /sys/module/nbd ] || modprobe -q nbd 2>/dev/null; then
   port=$(free_port)
   expect 2 "donor 127.0.0.1:$port" "127.0.0.1:$port" --no-swap
 else
-  # No nbd driver on this kernel: auto mode says what to do instead.
-  expect 2 "--mode=fuse, is the way on this machine" 127.0.0.1:9
+  # No nbd driver on this kernel: auto mode says it takes the module-free
+  # mode (and then finds nobody on the port).
+  expect 2 "no nbd driver on this kernel: using the module-free mode" \
+    127.0.0.1:9
   expect 2 "--mode=nbd: this kernel has no nbd driver" --mode=nbd 127.0.0.1:9
 fi

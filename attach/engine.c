@@ -1,0 +1,253 @@
+/* dram — SPDX-License-Identifier: BSD-3-Clause */
+/* Carrying requests to the donor from a resident process (the FUSE
+ * server, the TLS proxy).
+ *
+ * Each connection has one thread running one event loop, and every
+ * libnbd call for that connection happens on it.  Requests arrive from
+ * other threads through the connection's own queue (its lock is held
+ * only to link or unlink a request, never across I/O, and no other
+ * connection shares it), or from a source the loop polls itself.  They
+ * are issued without waiting; each completes on the loop's thread by
+ * its done () callback.  Nothing is allocated per request.
+ */
+
+#include <config.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+
+#include <libnbd.h>
+
+#include "engine.h"
+#include "nbdproto.h"
+#include "report.h"
+
+struct engine_conn {
+  struct nbd_handle *h;
+  struct engine_source src;
+  bool has_src;
+  int wake;                     /* eventfd: the queue or stop changed */
+  pthread_mutex_t lock;         /* head, tail, stopping */
+  struct engine_req *head, *tail;
+  bool stopping;
+  bool dead;                    /* the rest: the loop's thread only */
+  bool src_done;
+  unsigned in_flight;
+  pthread_t thread;
+};
+
+static void
+finish (struct engine_req *r, int err)
+{
+  r->error = err;
+  r->done (r);
+}
+
+static int
+completed (void *opaque, int *error)
+{
+  struct engine_req *r = opaque;
+
+  r->conn->in_flight--;
+  finish (r, *error);
+  return 1;                     /* retire the command */
+}
+
+void
+engine_issue (struct engine_conn *c, struct engine_req *r)
+{
+  nbd_completion_callback cb = { .callback = completed, .user_data = r };
+  uint32_t flags = r->fua ? LIBNBD_CMD_FLAG_FUA : 0;
+  int64_t cookie;
+
+  r->conn = c;
+  if (c->dead) {
+    finish (r, ENOTCONN);
+    return;
+  }
+  switch (r->type) {
+  case NBD_CMD_READ:
+    cookie = nbd_aio_pread (c->h, r->buf, r->len, r->offset, cb, 0);
+    break;
+  case NBD_CMD_WRITE:
+    cookie = nbd_aio_pwrite (c->h, r->buf, r->len, r->offset, cb, flags);
+    break;
+  case NBD_CMD_FLUSH:
+    cookie = nbd_aio_flush (c->h, cb, 0);
+    break;
+  case NBD_CMD_TRIM:
+    cookie = nbd_aio_trim (c->h, r->len, r->offset, cb, flags);
+    break;
+  default:
+    finish (r, EINVAL);
+    return;
+  }
+  if (cookie == -1) {
+    /* Not started, so libnbd will not call back. */
+    dram_error ("donor: %s", nbd_get_error ());
+    finish (r, nbd_get_errno () ? nbd_get_errno () : EIO);
+    return;
+  }
+  c->in_flight++;
+}
+
+void
+engine_submit (struct engine_conn *c, struct engine_req *r)
+{
+  uint64_t one = 1;
+
+  r->next = NULL;
+  pthread_mutex_lock (&c->lock);
+  if (c->tail)
+    c->tail->next = r;
+  else
+    c->head = r;
+  c->tail = r;
+  pthread_mutex_unlock (&c->lock);
+  if (write (c->wake, &one, sizeof one) != sizeof one)
+    abort ();                   /* an eventfd write cannot fail here */
+}
+
+/* Issues what other threads queued; says whether to stop. */
+static bool
+take_queue (struct engine_conn *c)
+{
+  struct engine_req *r, *next;
+  bool stopping;
+
+  pthread_mutex_lock (&c->lock);
+  r = c->head;
+  c->head = c->tail = NULL;
+  stopping = c->stopping;
+  pthread_mutex_unlock (&c->lock);
+  for (; r; r = next) {
+    next = r->next;
+    engine_issue (c, r);
+  }
+  return stopping;
+}
+
+static void
+check_dead (struct engine_conn *c)
+{
+  if (c->dead || !(nbd_aio_is_dead (c->h) || nbd_aio_is_closed (c->h)))
+    return;
+  /* libnbd has failed whatever was in flight. */
+  dram_error ("lost the donor: %s", nbd_get_error ());
+  c->dead = true;
+}
+
+static void *
+loop (void *arg)
+{
+  struct engine_conn *c = arg;
+  struct pollfd pfd[3];
+  unsigned dir;
+  uint64_t v;
+  nfds_t n;
+  bool stopping;
+
+  for (;;) {
+    stopping = take_queue (c) || c->src_done;
+    if (stopping && c->in_flight == 0)
+      break;
+    /* With a source the loop exists for it: a dead donor ends it. */
+    if (c->dead && c->has_src)
+      break;
+
+    pfd[0] = (struct pollfd) { .fd = c->wake, .events = POLLIN };
+    pfd[1] = (struct pollfd) { .fd = -1 };
+    if (!c->dead) {
+      pfd[1].fd = nbd_aio_get_fd (c->h);
+      dir = nbd_aio_get_direction (c->h);
+      pfd[1].events = (dir & LIBNBD_AIO_DIRECTION_READ ? POLLIN : 0) |
+                      (dir & LIBNBD_AIO_DIRECTION_WRITE ? POLLOUT : 0);
+    }
+    n = 2;
+    if (c->has_src && !stopping &&
+        (c->src.want == NULL || c->src.want (c->src.opaque))) {
+      pfd[2] = (struct pollfd) { .fd = c->src.fd, .events = POLLIN };
+      n = 3;
+    }
+    if (poll (pfd, n, -1) == -1) {
+      if (errno == EINTR)
+        continue;
+      dram_error ("poll: %m");
+      break;
+    }
+    if (pfd[0].revents & POLLIN && read (c->wake, &v, sizeof v) == -1)
+      dram_error ("eventfd: %m");
+    /* Reading first: a reply is for an older command than any write. */
+    if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
+      nbd_aio_notify_read (c->h);
+    else if (pfd[1].revents & POLLOUT)
+      nbd_aio_notify_write (c->h);
+    if (!c->dead)
+      check_dead (c);
+    if (n == 3 && pfd[2].revents & (POLLIN | POLLHUP | POLLERR) &&
+        c->src.readable (c->src.opaque) == -1)
+      c->src_done = true;
+  }
+  if (!c->dead && nbd_aio_is_ready (c->h))
+    nbd_shutdown (c->h, 0);
+  return NULL;
+}
+
+struct engine_conn *
+engine_start (struct nbd_handle *h, const struct engine_source *src)
+{
+  struct engine_conn *c = calloc (1, sizeof *c);
+
+  if (c == NULL) {
+    dram_error ("calloc: %m");
+    return NULL;
+  }
+  c->h = h;
+  if (src) {
+    c->src = *src;
+    c->has_src = true;
+  }
+  c->wake = eventfd (0, EFD_CLOEXEC);
+  if (c->wake == -1) {
+    dram_error ("eventfd: %m");
+    free (c);
+    return NULL;
+  }
+  pthread_mutex_init (&c->lock, NULL);
+  errno = pthread_create (&c->thread, NULL, loop, c);
+  if (errno) {
+    dram_error ("pthread_create: %m");
+    close (c->wake);
+    free (c);
+    return NULL;
+  }
+  return c;
+}
+
+void
+engine_wait (struct engine_conn *c)
+{
+  pthread_join (c->thread, NULL);
+  close (c->wake);
+  nbd_close (c->h);
+  pthread_mutex_destroy (&c->lock);
+  free (c);
+}
+
+void
+engine_stop (struct engine_conn *c)
+{
+  uint64_t one = 1;
+
+  pthread_mutex_lock (&c->lock);
+  c->stopping = true;
+  pthread_mutex_unlock (&c->lock);
+  if (write (c->wake, &one, sizeof one) != sizeof one)
+    abort ();
+  engine_wait (c);
+}

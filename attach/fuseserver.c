@@ -1,0 +1,430 @@
+/* dram — SPDX-License-Identifier: BSD-3-Clause */
+/* The module-free front-end's server: a FUSE filesystem holding one
+ * file, "swap", whose bytes are the donor's export.  A loop device on
+ * that file (loop.c) becomes the swap device.
+ *
+ * FUSE's worker threads each carry one request at a time: the request
+ * lives on the worker's stack, goes to one of the connections' event
+ * loops (engine.c), and the worker sleeps on a semaphore until it
+ * completes.  Written data stays in libfuse's buffer, valid for the
+ * whole call; read data lands in one of the buffers allocated before
+ * the process locked its memory, one for each possible worker.  So
+ * nothing is allocated on the request path.
+ */
+
+#include <config.h>
+
+#define FUSE_USE_VERSION 312
+
+#include <errno.h>
+#include <fcntl.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <fuse3/fuse_lowlevel.h>
+
+#include "engine.h"
+#include "fuseserver.h"
+#include "nbdproto.h"
+#include "report.h"
+#include "resident.h"
+
+#define SWAP_INO 2
+#define THREADS 32              /* FUSE workers at most */
+#define BLOCK 4096
+
+static struct {
+  uint64_t size;
+  time_t start;
+  struct engine_conn *conn[MAX_CONNECTIONS];
+  unsigned nr;
+  atomic_uint next_conn;
+  char *buf[THREADS];           /* read buffers, FUSE_SERVER_MAX_IO each */
+  atomic_ullong free_bufs;      /* bit I set: buf[I] free */
+} srv;
+
+/* A worker waiting for its request. */
+struct wait {
+  struct engine_req req;
+  sem_t done;
+};
+
+static void
+wake (struct engine_req *r)
+{
+  struct wait *w = r->opaque;
+
+  sem_post (&w->done);
+}
+
+/* Carries one request to the donor and waits for it.  Returns 0 or an
+ * errno.
+ */
+static int
+carry (uint16_t type, void *buf, uint32_t len, uint64_t offset)
+{
+  struct wait w = {
+    .req = { .type = type, .buf = buf, .len = len, .offset = offset,
+             .done = wake, .opaque = &w },
+  };
+  unsigned c = atomic_fetch_add (&srv.next_conn, 1) % srv.nr;
+
+  sem_init (&w.done, 0, 0);
+  engine_submit (srv.conn[c], &w.req);
+  while (sem_wait (&w.done) == -1 && errno == EINTR)
+    ;
+  sem_destroy (&w.done);
+  return w.req.error;
+}
+
+static int
+take_buf (void)
+{
+  unsigned long long bits, mine;
+
+  bits = atomic_load (&srv.free_bufs);
+  do {
+    if (bits == 0)
+      return -1;
+    mine = bits & -bits;
+  } while (!atomic_compare_exchange_weak (&srv.free_bufs, &bits, bits & ~mine));
+  return __builtin_ctzll (mine);
+}
+
+static void
+give_buf (int i)
+{
+  atomic_fetch_or (&srv.free_bufs, 1ULL << i);
+}
+
+static void
+fill_attr (fuse_ino_t ino, struct stat *st)
+{
+  memset (st, 0, sizeof *st);
+  st->st_ino = ino;
+  st->st_atime = st->st_mtime = st->st_ctime = srv.start;
+  st->st_blksize = BLOCK;
+  if (ino == FUSE_ROOT_ID) {
+    st->st_mode = S_IFDIR | 0500;
+    st->st_nlink = 2;
+  }
+  else {
+    st->st_mode = S_IFREG | 0600;
+    st->st_nlink = 1;
+    st->st_size = srv.size;
+    st->st_blocks = srv.size / 512;
+  }
+}
+
+static void
+op_init (void *userdata, struct fuse_conn_info *conn)
+{
+  /* The loop device's direct I/O stays asynchronous: many requests in
+   * flight at once.
+   */
+  if (conn->capable & FUSE_CAP_ASYNC_DIO)
+    conn->want |= FUSE_CAP_ASYNC_DIO;
+  conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+  /* libfuse wants this to repeat the max_read mount option. */
+  conn->max_read = FUSE_SERVER_MAX_IO;
+  conn->max_write = FUSE_SERVER_MAX_IO;
+  conn->max_readahead = 0;
+  conn->max_background = THREADS * 2;
+  conn->congestion_threshold = THREADS * 3 / 2;
+}
+
+static void
+op_lookup (fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+  struct fuse_entry_param e;
+
+  if (parent != FUSE_ROOT_ID || strcmp (name, FUSE_SERVER_FILE) != 0) {
+    fuse_reply_err (req, ENOENT);
+    return;
+  }
+  memset (&e, 0, sizeof e);
+  e.ino = SWAP_INO;
+  e.attr_timeout = e.entry_timeout = 3600;
+  fill_attr (SWAP_INO, &e.attr);
+  fuse_reply_entry (req, &e);
+}
+
+static void
+op_getattr (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+  struct stat st;
+
+  if (ino != FUSE_ROOT_ID && ino != SWAP_INO) {
+    fuse_reply_err (req, ENOENT);
+    return;
+  }
+  fill_attr (ino, &st);
+  fuse_reply_attr (req, &st, 3600);
+}
+
+static void
+op_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+  if (ino != SWAP_INO) {
+    fuse_reply_err (req, EISDIR);
+    return;
+  }
+  /* No page cache: swap pages must not be copied into memory again
+   * on their way out.
+   */
+  fi->direct_io = 1;
+  fi->keep_cache = 0;
+  fuse_reply_open (req, fi);
+}
+
+static void
+op_read (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+         struct fuse_file_info *fi)
+{
+  int b, err;
+
+  if ((uint64_t) off >= srv.size) {
+    fuse_reply_buf (req, NULL, 0);
+    return;
+  }
+  if (size > srv.size - off)
+    size = srv.size - off;
+  if (size > FUSE_SERVER_MAX_IO)
+    size = FUSE_SERVER_MAX_IO;
+  b = take_buf ();
+  if (b == -1) {
+    dram_error ("fuse: more readers than buffers");
+    fuse_reply_err (req, EAGAIN);
+    return;
+  }
+  err = carry (NBD_CMD_READ, srv.buf[b], size, off);
+  if (err)
+    fuse_reply_err (req, err);
+  else
+    fuse_reply_buf (req, srv.buf[b], size);
+  give_buf (b);
+}
+
+static void
+op_write (fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+          off_t off, struct fuse_file_info *fi)
+{
+  int err;
+
+  if ((uint64_t) off > srv.size || size > srv.size - off) {
+    fuse_reply_err (req, ENOSPC);
+    return;
+  }
+  err = carry (NBD_CMD_WRITE, (void *) buf, size, off);
+  if (err)
+    fuse_reply_err (req, err);
+  else
+    fuse_reply_write (req, size);
+}
+
+/* Punching a hole (swap discard through the loop device) trims the
+ * donor, which gives the RAM back.
+ */
+static void
+op_fallocate (fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
+              off_t len, struct fuse_file_info *fi)
+{
+  uint64_t done = 0, n;
+  int err = 0;
+
+  if ((uint64_t) off > srv.size || (uint64_t) len > srv.size - off) {
+    fuse_reply_err (req, ENOSPC);
+    return;
+  }
+  if (mode == 0 || mode == FALLOC_FL_KEEP_SIZE) {
+    fuse_reply_err (req, 0);    /* the space is there already */
+    return;
+  }
+  if (mode != (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
+    fuse_reply_err (req, EOPNOTSUPP);
+    return;
+  }
+  /* An NBD trim length has 32 bits. */
+  while (err == 0 && done < (uint64_t) len) {
+    n = (uint64_t) len - done;
+    if (n > (UINT64_C (1) << 30))
+      n = UINT64_C (1) << 30;
+    err = carry (NBD_CMD_TRIM, NULL, n, off + done);
+    done += n;
+  }
+  fuse_reply_err (req, err);
+}
+
+static void
+op_fsync (fuse_req_t req, fuse_ino_t ino, int datasync,
+          struct fuse_file_info *fi)
+{
+  fuse_reply_err (req, carry (NBD_CMD_FLUSH, NULL, 0, 0));
+}
+
+static void
+op_flush (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+  fuse_reply_err (req, 0);
+}
+
+static void
+op_statfs (fuse_req_t req, fuse_ino_t ino)
+{
+  struct statvfs sv;
+
+  memset (&sv, 0, sizeof sv);
+  sv.f_bsize = sv.f_frsize = BLOCK;
+  sv.f_blocks = srv.size / BLOCK;
+  sv.f_files = 2;
+  sv.f_namemax = 255;
+  fuse_reply_statfs (req, &sv);
+}
+
+static void
+op_opendir (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+  if (ino != FUSE_ROOT_ID)
+    fuse_reply_err (req, ENOTDIR);
+  else
+    fuse_reply_open (req, fi);
+}
+
+static void
+op_readdir (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+            struct fuse_file_info *fi)
+{
+  static const struct {
+    const char *name;
+    fuse_ino_t ino;
+  } entries[] = {
+    { ".", FUSE_ROOT_ID }, { "..", FUSE_ROOT_ID },
+    { FUSE_SERVER_FILE, SWAP_INO },
+  };
+  char buf[512];
+  size_t used = 0, n;
+  struct stat st;
+  off_t i;
+
+  for (i = off; i < 3; i++) {
+    fill_attr (entries[i].ino, &st);
+    n = fuse_add_direntry (req, buf + used, sizeof buf - used,
+                           entries[i].name, &st, i + 1);
+    if (n > sizeof buf - used || used + n > size)
+      break;
+    used += n;
+  }
+  fuse_reply_buf (req, buf, used);
+}
+
+static const struct fuse_lowlevel_ops ops = {
+  .init = op_init,
+  .lookup = op_lookup,
+  .getattr = op_getattr,
+  .open = op_open,
+  .read = op_read,
+  .write = op_write,
+  .fallocate = op_fallocate,
+  .fsync = op_fsync,
+  .flush = op_flush,
+  .statfs = op_statfs,
+  .opendir = op_opendir,
+  .readdir = op_readdir,
+};
+
+static int
+alloc_buffers (void)
+{
+  unsigned i;
+
+  for (i = 0; i < THREADS; i++) {
+    srv.buf[i] = malloc (FUSE_SERVER_MAX_IO);
+    if (srv.buf[i] == NULL) {
+      dram_error ("fuse: malloc: %m");
+      return -1;
+    }
+    /* Touched now, so that locking finds them resident. */
+    memset (srv.buf[i], 0, FUSE_SERVER_MAX_IO);
+  }
+  atomic_store (&srv.free_bufs,
+                THREADS == 64 ? ~0ULL : (1ULL << THREADS) - 1);
+  return 0;
+}
+
+/* The mount's options, as mount(8) shows them. */
+static struct fuse_session *
+new_session (const char *fsname)
+{
+  char opts[600];
+  char *argv[] = { "dram-attach", "-o", opts, NULL };
+  struct fuse_args args = FUSE_ARGS_INIT (3, argv);
+
+  snprintf (opts, sizeof opts, "fsname=%s,subtype=dram,max_read=%d,"
+            "default_permissions", fsname, FUSE_SERVER_MAX_IO);
+  return fuse_session_new (&args, &ops, sizeof ops, NULL);
+}
+
+int
+fuse_server_run (struct donor *d, const char *mountpoint, int ready_fd)
+{
+  struct fuse_session *se;
+  struct fuse_loop_config *cfg;
+  char fsname[400];
+  unsigned i;
+  int r = -1;
+
+  srv.size = d->size;
+  srv.start = time (NULL);
+  snprintf (fsname, sizeof fsname, "dram:%s", d->name);
+  if (alloc_buffers () == -1)
+    return -1;
+  se = new_session (fsname);
+  if (se == NULL) {
+    dram_error ("fuse: cannot create a session");
+    return -1;
+  }
+  if (fuse_set_signal_handlers (se) == -1 ||
+      fuse_session_mount (se, mountpoint) == -1) {
+    dram_error ("fuse: cannot mount %s", mountpoint);
+    goto out_destroy;
+  }
+  if (become_resident (resident_libnbd_libs) == -1)
+    goto out_unmount;
+  for (i = 0; i < d->nr; i++) {
+    srv.conn[i] = engine_start (d->h[i], NULL);
+    if (srv.conn[i] == NULL)
+      goto out_stop;
+    d->h[i] = NULL;             /* the engine owns it */
+    srv.nr++;
+  }
+
+  /* Mounted and serving: the parent can set up the loop device. */
+  if (write (ready_fd, "r", 1) != 1)
+    goto out_stop;
+  close (ready_fd);
+  quiet_stderr ();
+
+  cfg = fuse_loop_cfg_create ();
+  fuse_loop_cfg_set_max_threads (cfg, THREADS);
+  fuse_loop_cfg_set_idle_threads (cfg, 4);
+  r = fuse_session_loop_mt (se, cfg);
+  fuse_loop_cfg_destroy (cfg);
+
+ out_stop:
+  for (i = 0; i < srv.nr; i++)
+    engine_stop (srv.conn[i]);
+ out_unmount:
+  fuse_session_unmount (se);
+ out_destroy:
+  fuse_remove_signal_handlers (se);
+  fuse_session_destroy (se);
+  return r == 0 ? 0 : -1;
+}

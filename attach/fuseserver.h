@@ -1,0 +1,20 @@
+/* dram — SPDX-License-Identifier: BSD-3-Clause */
+#ifndef DRAM_FUSESERVER_H
+#define DRAM_FUSESERVER_H
+
+#include "donor.h"
+
+/* The one file in the mount. */
+#define FUSE_SERVER_FILE "swap"
+/* The largest read or write FUSE hands over. */
+#define FUSE_SERVER_MAX_IO (256 * 1024)
+
+/* In the resident process: mounts the filesystem on MOUNTPOINT,
+ * serves D's export as its file through D's connections (which it
+ * takes), writes one byte to READY_FD once serving, and returns when
+ * the filesystem is unmounted or the process is told to stop.
+ */
+extern int fuse_server_run (struct donor *d, const char *mountpoint,
+                            int ready_fd);
+
+#endif /* DRAM_FUSESERVER_H */

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# dram — SPDX-License-Identifier: BSD-3-Clause
+# The module-free swap benchmark (`make bench`; not a test), on this
+# machine's own kernel: a memory cgroup's workload (memverify, 3 times
+# the cgroup's limit, 3 processes, sequential then random) timed on
+#   dram      dram-attach --mode=fuse, donor nbdkit + dram.so
+#   nbdfuse   the off-the-shelf route: nbdkit memory + nbdfuse +
+#             losetup --direct-io
+#   zram      local compressed RAM
+#   disk      a swapfile on the local disk
+# one swap at a time, several runs each, the order rotating from run to
+# run.  Prints medians and ratios, and draws them (gnuplot) as a PNG.
+#
+# Environment: BENCH_RUNS (3), BENCH_LIMIT_MIB (128), BENCH_OUT
+# (bench/results/swap-host.txt; the chart beside it, .png).
+set -e
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=${abs_top_builddir:-$(cd "$here/.." && pwd)}
+export abs_top_builddir=$top
+# shellcheck source=../tests/functions.sh
+. "${abs_top_srcdir:-$here/..}/tests/functions.sh"
+
+runs=${BENCH_RUNS:-3}
+limit=${BENCH_LIMIT_MIB:-128}
+work=$((limit * 3))
+swap_mib=$((work * 2))
+out=${BENCH_OUT:-$top/bench/results/swap-host.txt}
+attach=$top/attach/dram-attach
+memverify=$top/tests/memverify
+python=/usr/bin/python3
+
+requires_root
+requires nbdkit nbdfuse losetup zramctl mkswap swapon swapoff gnuplot "$python"
+[ -x "$attach" ] && [ -x "$memverify" ] || {
+  echo "swap-host: build first (make, make -C tests memverify)" >&2; exit 1; }
+if grep -q . <(tail -n +2 /proc/swaps); then
+  echo "swap-host: swap is already on here; turn it off first:" >&2
+  cat /proc/swaps >&2
+  exit 1
+fi
+
+make_tmpdir
+export DRAM_RUNDIR=$tmpdir/run
+make_memcg "dram-bench-$$" "$limit"
+disk=$(mktemp -d /var/tmp/dram-bench.XXXXXX)
+on_exit "rm -rf '$disk'"
+
+# Each kind: up (prints the swap device), down.
+dram_up ()
+{
+  start_nbdkit dram -- size=${swap_mib}M
+  "$attach" --mode=fuse --unix "$tmpdir/dram.sock" >&2
+  awk '$1 ~ /^\/dev\/loop/ { print $1 }' /proc/swaps
+}
+dram_down ()
+{
+  "$attach" --detach all >&2
+  stop_pidfile "$tmpdir/dram.pid"
+}
+
+nbdfuse_up ()
+{
+  local dev
+  rm -f "$tmpdir/mem.sock" "$tmpdir/mem.pid"
+  nbdkit -U "$tmpdir/mem.sock" -P "$tmpdir/mem.pid" memory ${swap_mib}M
+  wait_for_file "$tmpdir/mem.sock"
+  mkdir -p "$tmpdir/nbdfuse"
+  # Not holding our stdout: this runs inside $(...).
+  nbdfuse "$tmpdir/nbdfuse" --unix "$tmpdir/mem.sock" \
+    </dev/null >/dev/null 2>"$tmpdir/nbdfuse.log" &
+  echo $! > "$tmpdir/nbdfuse.pid"
+  wait_for_file "$tmpdir/nbdfuse/nbd"
+  dev=$(losetup --direct-io=on --sector-size 4096 -f --show "$tmpdir/nbdfuse/nbd")
+  mkswap "$dev" >/dev/null
+  swapon "$dev"
+  echo "$dev"
+}
+nbdfuse_down ()
+{
+  swapoff "$1"
+  losetup -d "$1"
+  fusermount3 -u "$tmpdir/nbdfuse" 2>/dev/null || umount "$tmpdir/nbdfuse"
+  stop_pidfile "$tmpdir/nbdfuse.pid"
+  stop_pidfile "$tmpdir/mem.pid"
+}
+
+zram_up ()
+{
+  local dev
+  dev=$(zramctl --find --size ${swap_mib}M)
+  mkswap "$dev" >/dev/null
+  swapon "$dev"
+  echo "$dev"
+}
+zram_down ()
+{
+  swapoff "$1"
+  zramctl --reset "$1"
+}
+
+disk_up ()
+{
+  fallocate -l ${swap_mib}M "$disk/swapfile"
+  chmod 600 "$disk/swapfile"
+  mkswap "$disk/swapfile" >/dev/null
+  swapon "$disk/swapfile"
+  echo "$disk/swapfile"
+}
+disk_down ()
+{
+  swapoff "$1"
+  rm -f "$disk/swapfile"
+}
+
+# Whatever is still on when the script ends.
+current=
+on_exit '[ -z "$current" ] || ${current%% *}_down ${current#* }'
+
+kinds=(dram nbdfuse zram disk)
+results=$tmpdir/results
+: > "$results"
+echo "swap-host: $runs runs of memverify ${work} MiB (3 processes, both" \
+     "orders) in a ${limit} MiB memory cgroup, $(nproc) CPUs, $(uname -r)" >&2
+for ((r = 0; r < runs; r++)); do
+  for ((k = 0; k < ${#kinds[@]}; k++)); do
+    kind=${kinds[(k + r) % ${#kinds[@]}]}
+    dev=$("${kind}_up")
+    current="$kind $dev"
+    sync
+    echo 3 > /proc/sys/vm/drop_caches
+    t0=$(date +%s.%N)
+    out0=$(vmstat_field pswpout)
+    run_in_memcg "$memverify" --procs 3 --mode both "$work" >&2
+    t1=$(date +%s.%N)
+    echo "$kind $(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" \
+      "$(($(vmstat_field pswpout) - out0))" >> "$results"
+    echo "  run $((r + 1)): $(tail -1 "$results")" >&2
+    "${kind}_down" "$dev"
+    current=
+  done
+done
+
+mkdir -p "$(dirname "$out")"
+"$python" - "$results" "$work" "$limit" "${out%.txt}.dat" <<'PY' | tee "$out"
+import statistics, sys
+from collections import defaultdict
+t = defaultdict(list)
+for line in open(sys.argv[1]):
+    kind, secs, _ = line.split()
+    t[kind].append(float(secs))
+med = {k: statistics.median(v) for k, v in t.items()}
+print()
+print(f"memverify {sys.argv[2]} MiB (3 processes, sequential then random) in a "
+      f"{sys.argv[3]} MiB memory cgroup; seconds, lower is better")
+print()
+print("| swap | runs | median | min | max | vs nbdfuse route | vs zram |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+names = {"dram": "dram --mode=fuse", "nbdfuse": "nbdkit memory + nbdfuse + loop",
+         "zram": "zram", "disk": "swapfile on local disk"}
+with open(sys.argv[4], "w") as dat:
+    for k in ("dram", "nbdfuse", "zram", "disk"):
+        v = t[k]
+        print(f"| {names[k]} | {len(v)} | {med[k]:.1f} | {min(v):.1f} "
+              f"| {max(v):.1f} | {med[k] / med['nbdfuse']:.2f} "
+              f"| {med[k] / med['zram']:.2f} |")
+        dat.write(f'"{names[k]}" {med[k]:.2f}\n')
+PY
+
+gnuplot <<EOF
+set terminal png size 800,480
+set output "${out%.txt}.png"
+set title "memverify ${work} MiB in a ${limit} MiB memory cgroup (median of $runs)"
+set ylabel "seconds (lower is better)"
+set style fill solid 0.6
+set boxwidth 0.6
+set yrange [0:*]
+set xtics nomirror
+plot "${out%.txt}.dat" using 0:2:xtic(1) with boxes notitle, \
+     "" using 0:2:(sprintf("%.1f", \$2)) with labels offset 0,1 notitle
+EOF
+echo "swap-host: table in $out, chart in ${out%.txt}.png" >&2

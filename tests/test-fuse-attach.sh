@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# dram — SPDX-License-Identifier: BSD-3-Clause
+# The module-free mode on this machine's own kernel: dram-attach
+# --mode=fuse makes the donor's RAM swap through a FUSE file and a loop
+# device.  A memory cgroup's workload of 3 times its limit, in several
+# processes, sequential and random, verifies every byte; the donor's
+# memory follows; --detach leaves nothing behind.
+source "${srcdir:-$(dirname "$0")}/functions.sh"
+set -e -x
+
+requires "$NBDKIT" losetup findmnt
+requires_root
+[ -c /dev/fuse ] || skip "no /dev/fuse (modprobe fuse)"
+[ -c /dev/loop-control ] || skip "no loop devices (modprobe loop)"
+attach=$abs_top_builddir/attach/dram-attach
+memverify=$abs_top_builddir/tests/memverify
+make_tmpdir
+export DRAM_RUNDIR=$tmpdir/run
+on_exit "'$attach' --detach all"
+
+# Nothing of ours anywhere: swap, loop devices, FUSE mounts, servers.
+nothing_left ()
+{
+  ! grep -q '^/dev/loop' /proc/swaps
+  ! losetup -a | grep -q "$DRAM_RUNDIR"
+  ! findmnt -rn -o TARGET | grep -q "^$DRAM_RUNDIR"
+  [ -z "$(ls -A "$DRAM_RUNDIR/fuse" 2>/dev/null)" ]
+  test "$("$attach" --status --json)" = "[]"
+}
+
+expect ()
+{
+  local want=$1 msg=$2 rc=0
+  shift 2
+  "$attach" "$@" > "$tmpdir/out" 2> "$tmpdir/err" || rc=$?
+  cat "$tmpdir/out" "$tmpdir/err"
+  [ "$rc" -eq "$want" ] || { echo "$0: exit $rc, not $want" >&2; exit 1; }
+  grep -qF -- "$msg" "$tmpdir/err"
+}
+
+# --- refusals, each leaving nothing behind ----------------------------
+expect 2 "nothing.sock" --mode=fuse --unix "$tmpdir/nothing.sock"
+nothing_left
+start_nbdkit strict --filter=exportname -- size=64M exportname=swap \
+  exportname-strict=true
+expect 2 "check the export name" --mode=fuse --unix "$tmpdir/strict.sock"
+nothing_left
+DRAM_RUNDIR=/proc/dram-nowhere expect 2 "DRAM_RUNDIR chooses another place" \
+  --mode=fuse --unix "$tmpdir/strict.sock"
+test ! -e /proc/dram-nowhere
+
+# --- swap for a memory cgroup ------------------------------------------
+swap_mib=512
+start_nbdkit donor -- size=${swap_mib}M
+donor_pid=$(cat "$tmpdir/donor.pid")
+"$attach" --mode=fuse --discard -p 7 -L dramfuse --unix "$tmpdir/donor.sock"
+cat /proc/swaps
+dev=$(awk '$1 ~ /^\/dev\/loop/ { print $1 }' /proc/swaps)
+test -n "$dev"
+[ "$(awk -v d="$dev" '$1 == d { print $3 }' /proc/swaps)" -eq $((swap_mib * 1024 - 4)) ]
+[ "$(awk -v d="$dev" '$1 == d { print $5 }' /proc/swaps)" -eq 7 ]
+[ "$(cat /sys/block/${dev#/dev/}/loop/dio)" = 1 ]
+"$attach" --status | grep -E "^$dev +fuse +unix:$tmpdir/donor.sock +${swap_mib}M .* connected$"
+"$attach" --status --json > "$tmpdir/json"
+grep -qF '"mode": "fuse"' "$tmpdir/json"
+grep -qF '"discard": true' "$tmpdir/json"
+server=$(sed -n 's/^pid=//p' "$DRAM_RUNDIR/${dev#/dev/}.state")
+[ "$(cat /proc/$server/comm)" = dram-attach ]
+grep -Eq '^VmLck:[[:space:]]*[1-9]' /proc/$server/status
+# A second attach of the same device is refused, and harms nothing.
+expect 1 "$dev is busy" --mode=fuse --unix "$tmpdir/donor.sock" "$dev"
+grep -q "^$dev " /proc/swaps
+
+limit_mib=64
+make_memcg "dram-test-$$" $limit_mib
+# The donor's RSS while the workload runs (bounded).
+( for ((i = 0; i < 1200; i++)); do
+    status_kib "$donor_pid" RssAnon || break
+    sleep 0.25
+  done ) > "$tmpdir/rss" &
+sampler=$!
+on_exit "kill $sampler 2>/dev/null"
+out0=$(vmstat_field pswpout)
+in0=$(vmstat_field pswpin)
+run_in_memcg "$memverify" --procs 3 --mode both $((limit_mib * 3))
+out=$(($(vmstat_field pswpout) - out0))
+in=$(($(vmstat_field pswpin) - in0))
+kill $sampler
+peak=$(sort -n "$tmpdir/rss" | tail -1)
+echo "pswpout $out, pswpin $in, donor peak RSS $((peak / 1024)) MiB"
+[ "$out" -ge $((limit_mib * 2 * 256)) ]
+[ "$in" -gt 0 ]
+[ "$peak" -ge $((limit_mib * 2 * 1024 * 3 / 4)) ]
+
+# --discard: the workload's swap was freed, so the donor gave it back.
+"$attach" --detach "$dev"
+sleep 1
+after=$(status_kib "$donor_pid" RssAnon)
+echo "donor RSS after detach: $((after / 1024)) MiB"
+[ "$after" -lt $((peak / 4)) ]
+nothing_left
+! kill -0 "$server" 2>/dev/null
+
+# --- a killed server: --detach still leaves nothing ----------------
+"$attach" --mode=fuse --unix "$tmpdir/donor.sock"
+dev=$(awk '$1 ~ /^\/dev\/loop/ { print $1 }' /proc/swaps)
+server=$(sed -n 's/^pid=//p' "$DRAM_RUNDIR/${dev#/dev/}.state")
+kill -9 "$server"
+for ((i = 0; i < 50; i++)); do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
+"$attach" --status | grep -q "server gone"
+"$attach" --detach "$dev"
+nothing_left
