@@ -2,13 +2,14 @@
 /* Carrying requests to the donor from a resident process (the FUSE
  * server, the TLS proxy).
  *
- * Each connection has one thread running one event loop, and every
- * libnbd call for that connection happens on it.  Requests arrive from
- * other threads through the connection's own queue (its lock is held
- * only to link or unlink a request, never across I/O, and no other
- * connection shares it), or from a source the loop polls itself.  They
- * are issued without waiting; each completes on the loop's thread by
- * its done () callback.  Nothing is allocated per request.
+ * Each connection has one thread running one event loop, which reads
+ * the donor's replies: each request completes there, by its done ()
+ * callback.  A request is issued by whichever thread has it (libnbd
+ * serialises calls on a handle), so it goes out on the socket at once,
+ * with no hand-over to the loop: per request, one thread wakes to send
+ * it and one to finish it.  The loop is woken (eventfd) only when
+ * libnbd could not send everything and the loop must wait for the
+ * socket to take more, or to stop.  Nothing is allocated per request.
  */
 
 #include <config.h>
@@ -16,6 +17,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,13 +33,11 @@ struct engine_conn {
   struct nbd_handle *h;
   struct engine_source src;
   bool has_src;
-  int wake;                     /* eventfd: the queue or stop changed */
-  pthread_mutex_t lock;         /* head, tail, stopping */
-  struct engine_req *head, *tail;
-  bool stopping;
-  bool dead;                    /* the rest: the loop's thread only */
-  bool src_done;
-  unsigned in_flight;
+  int wake;                     /* eventfd: look again at the handle */
+  atomic_bool stopping;
+  atomic_bool dead;
+  atomic_uint in_flight;
+  bool src_done;                /* the loop's thread only */
   pthread_t thread;
 };
 
@@ -48,12 +48,21 @@ finish (struct engine_req *r, int err)
   r->done (r);
 }
 
+static void
+wake_loop (struct engine_conn *c)
+{
+  uint64_t one = 1;
+
+  if (write (c->wake, &one, sizeof one) != sizeof one)
+    abort ();                   /* an eventfd write cannot fail here */
+}
+
 static int
 completed (void *opaque, int *error)
 {
   struct engine_req *r = opaque;
 
-  r->conn->in_flight--;
+  atomic_fetch_sub (&r->conn->in_flight, 1);
   finish (r, *error);
   return 1;                     /* retire the command */
 }
@@ -66,10 +75,17 @@ engine_issue (struct engine_conn *c, struct engine_req *r)
   int64_t cookie;
 
   r->conn = c;
-  if (c->dead) {
+  if (r->type != NBD_CMD_READ && r->type != NBD_CMD_WRITE &&
+      r->type != NBD_CMD_FLUSH && r->type != NBD_CMD_TRIM) {
+    finish (r, EINVAL);
+    return;
+  }
+  if (atomic_load (&c->dead)) {
     finish (r, ENOTCONN);
     return;
   }
+  /* Counted first: the reply may come before nbd_aio_* returns. */
+  atomic_fetch_add (&c->in_flight, 1);
   switch (r->type) {
   case NBD_CMD_READ:
     cookie = nbd_aio_pread (c->h, r->buf, r->len, r->offset, cb, 0);
@@ -80,66 +96,32 @@ engine_issue (struct engine_conn *c, struct engine_req *r)
   case NBD_CMD_FLUSH:
     cookie = nbd_aio_flush (c->h, cb, 0);
     break;
-  case NBD_CMD_TRIM:
+  default:                      /* NBD_CMD_TRIM */
     cookie = nbd_aio_trim (c->h, r->len, r->offset, cb, flags);
     break;
-  default:
-    finish (r, EINVAL);
-    return;
   }
   if (cookie == -1) {
     /* Not started, so libnbd will not call back. */
+    atomic_fetch_sub (&c->in_flight, 1);
     dram_error ("donor: %s", nbd_get_error ());
     finish (r, nbd_get_errno () ? nbd_get_errno () : EIO);
     return;
   }
-  c->in_flight++;
-}
-
-void
-engine_submit (struct engine_conn *c, struct engine_req *r)
-{
-  uint64_t one = 1;
-
-  r->next = NULL;
-  pthread_mutex_lock (&c->lock);
-  if (c->tail)
-    c->tail->next = r;
-  else
-    c->head = r;
-  c->tail = r;
-  pthread_mutex_unlock (&c->lock);
-  if (write (c->wake, &one, sizeof one) != sizeof one)
-    abort ();                   /* an eventfd write cannot fail here */
-}
-
-/* Issues what other threads queued; says whether to stop. */
-static bool
-take_queue (struct engine_conn *c)
-{
-  struct engine_req *r, *next;
-  bool stopping;
-
-  pthread_mutex_lock (&c->lock);
-  r = c->head;
-  c->head = c->tail = NULL;
-  stopping = c->stopping;
-  pthread_mutex_unlock (&c->lock);
-  for (; r; r = next) {
-    next = r->next;
-    engine_issue (c, r);
-  }
-  return stopping;
+  /* Part of it still to send: the loop must wait for the socket. */
+  if (!pthread_equal (pthread_self (), c->thread) &&
+      nbd_aio_get_direction (c->h) & LIBNBD_AIO_DIRECTION_WRITE)
+    wake_loop (c);
 }
 
 static void
 check_dead (struct engine_conn *c)
 {
-  if (c->dead || !(nbd_aio_is_dead (c->h) || nbd_aio_is_closed (c->h)))
+  if (atomic_load (&c->dead) ||
+      !(nbd_aio_is_dead (c->h) || nbd_aio_is_closed (c->h)))
     return;
   /* libnbd has failed whatever was in flight. */
   dram_error ("lost the donor: %s", nbd_get_error ());
-  c->dead = true;
+  atomic_store (&c->dead, true);
 }
 
 static void *
@@ -150,19 +132,20 @@ loop (void *arg)
   unsigned dir;
   uint64_t v;
   nfds_t n;
-  bool stopping;
+  bool stopping, dead;
 
   for (;;) {
-    stopping = take_queue (c) || c->src_done;
-    if (stopping && c->in_flight == 0)
+    stopping = atomic_load (&c->stopping) || c->src_done;
+    if (stopping && atomic_load (&c->in_flight) == 0)
       break;
+    dead = atomic_load (&c->dead);
     /* With a source the loop exists for it: a dead donor ends it. */
-    if (c->dead && c->has_src)
+    if (dead && c->has_src)
       break;
 
     pfd[0] = (struct pollfd) { .fd = c->wake, .events = POLLIN };
     pfd[1] = (struct pollfd) { .fd = -1 };
-    if (!c->dead) {
+    if (!dead) {
       pfd[1].fd = nbd_aio_get_fd (c->h);
       dir = nbd_aio_get_direction (c->h);
       pfd[1].events = (dir & LIBNBD_AIO_DIRECTION_READ ? POLLIN : 0) |
@@ -187,13 +170,12 @@ loop (void *arg)
       nbd_aio_notify_read (c->h);
     else if (pfd[1].revents & POLLOUT)
       nbd_aio_notify_write (c->h);
-    if (!c->dead)
-      check_dead (c);
+    check_dead (c);
     if (n == 3 && pfd[2].revents & (POLLIN | POLLHUP | POLLERR) &&
         c->src.readable (c->src.opaque) == -1)
       c->src_done = true;
   }
-  if (!c->dead && nbd_aio_is_ready (c->h))
+  if (!atomic_load (&c->dead) && nbd_aio_is_ready (c->h))
     nbd_shutdown (c->h, 0);
   return NULL;
 }
@@ -218,7 +200,6 @@ engine_start (struct nbd_handle *h, const struct engine_source *src)
     free (c);
     return NULL;
   }
-  pthread_mutex_init (&c->lock, NULL);
   errno = pthread_create (&c->thread, NULL, loop, c);
   if (errno) {
     dram_error ("pthread_create: %m");
@@ -235,19 +216,13 @@ engine_wait (struct engine_conn *c)
   pthread_join (c->thread, NULL);
   close (c->wake);
   nbd_close (c->h);
-  pthread_mutex_destroy (&c->lock);
   free (c);
 }
 
 void
 engine_stop (struct engine_conn *c)
 {
-  uint64_t one = 1;
-
-  pthread_mutex_lock (&c->lock);
-  c->stopping = true;
-  pthread_mutex_unlock (&c->lock);
-  if (write (c->wake, &one, sizeof one) != sizeof one)
-    abort ();
+  atomic_store (&c->stopping, true);
+  wake_loop (c);
   engine_wait (c);
 }

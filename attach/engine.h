@@ -22,7 +22,6 @@ struct engine_req {
   void *opaque;
   /* The engine's. */
   struct engine_conn *conn;
-  struct engine_req *next;
 };
 
 /* Something else the loop polls besides the donor: the TLS proxy's
@@ -42,10 +41,10 @@ struct engine_source {
 extern struct engine_conn *engine_start (struct nbd_handle *h,
                                          const struct engine_source *source);
 
-/* From any thread: queues REQ and wakes the loop.  No allocation. */
-extern void engine_submit (struct engine_conn *c, struct engine_req *req);
-
-/* On the loop's thread (from a source's READABLE): issues REQ now. */
+/* From any thread: sends REQ to the donor now, without waiting for the
+ * reply.  REQ (and its buffer) must stay valid until its done ()
+ * callback, which may run before this returns.  No allocation.
+ */
 extern void engine_issue (struct engine_conn *c, struct engine_req *req);
 
 /* Asks the loop to finish once nothing is in flight, joins it, and

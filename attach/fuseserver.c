@@ -3,13 +3,16 @@
  * file, "swap", whose bytes are the donor's export.  A loop device on
  * that file (loop.c) becomes the swap device.
  *
- * FUSE's worker threads each carry one request at a time: the request
- * lives on the worker's stack, goes to one of the connections' event
- * loops (engine.c), and the worker sleeps on a semaphore until it
- * completes.  Written data stays in libfuse's buffer, valid for the
- * whole call; read data lands in one of the buffers allocated before
- * the process locked its memory, one for each possible worker.  So
- * nothing is allocated on the request path.
+ * Reads and writes do not wait: a FUSE worker thread takes a slot (a
+ * request and its buffer, all allocated before the process locked its
+ * memory), copies the data of a write into it, sends the request to the
+ * donor on one of the connections (engine.c) and goes back for the next
+ * request.  The connection's event loop answers FUSE when the donor's
+ * reply comes and gives the slot back.  So one thread wakes to send a
+ * request and one to answer it, and nothing is allocated on the request
+ * path.  When every slot is in use, workers wait for one.  The rare
+ * hole punches and fsyncs are carried one at a time by the worker that
+ * has them, which waits.
  */
 
 #include <config.h>
@@ -39,6 +42,7 @@
 
 #define SWAP_INO 2
 #define THREADS 32              /* FUSE workers at most */
+#define SLOTS 32                /* reads and writes in flight at most */
 #define BLOCK 4096
 
 static struct {
@@ -47,15 +51,33 @@ static struct {
   struct engine_conn *conn[MAX_CONNECTIONS];
   unsigned nr;
   atomic_uint next_conn;
-  char *buf[THREADS];           /* read buffers, FUSE_SERVER_MAX_IO each */
-  atomic_ullong free_bufs;      /* bit I set: buf[I] free */
+  struct slot *slot[SLOTS];
+  atomic_ullong free_slots;     /* bit I set: slot[I] free */
+  sem_t nr_free;                /* how many bits are set */
 } srv;
+
+/* A read or write in flight. */
+struct slot {
+  struct engine_req req;
+  fuse_req_t fuse;
+  unsigned index;
+  char buf[FUSE_SERVER_MAX_IO];
+};
 
 /* A worker waiting for its request. */
 struct wait {
   struct engine_req req;
   sem_t done;
 };
+
+/* The connections take requests in turn. */
+static void
+send_req (struct engine_req *r)
+{
+  unsigned c = atomic_fetch_add (&srv.next_conn, 1) % srv.nr;
+
+  engine_issue (srv.conn[c], r);
+}
 
 static void
 wake (struct engine_req *r)
@@ -69,40 +91,81 @@ wake (struct engine_req *r)
  * errno.
  */
 static int
-carry (uint16_t type, void *buf, uint32_t len, uint64_t offset)
+carry (uint16_t type, uint32_t len, uint64_t offset)
 {
   struct wait w = {
-    .req = { .type = type, .buf = buf, .len = len, .offset = offset,
+    .req = { .type = type, .len = len, .offset = offset,
              .done = wake, .opaque = &w },
   };
-  unsigned c = atomic_fetch_add (&srv.next_conn, 1) % srv.nr;
 
   sem_init (&w.done, 0, 0);
-  engine_submit (srv.conn[c], &w.req);
+  send_req (&w.req);
   while (sem_wait (&w.done) == -1 && errno == EINTR)
     ;
   sem_destroy (&w.done);
   return w.req.error;
 }
 
-static int
-take_buf (void)
+/* Waits for a free slot and takes it. */
+static struct slot *
+take_slot (void)
 {
   unsigned long long bits, mine;
 
-  bits = atomic_load (&srv.free_bufs);
-  do {
-    if (bits == 0)
-      return -1;
+  while (sem_wait (&srv.nr_free) == -1 && errno == EINTR)
+    ;
+  /* The semaphore says a bit is set; only the bit is raced for. */
+  bits = atomic_load (&srv.free_slots);
+  do
     mine = bits & -bits;
-  } while (!atomic_compare_exchange_weak (&srv.free_bufs, &bits, bits & ~mine));
-  return __builtin_ctzll (mine);
+  while (!atomic_compare_exchange_weak (&srv.free_slots, &bits,
+                                        bits & ~mine));
+  return srv.slot[__builtin_ctzll (mine)];
 }
 
 static void
-give_buf (int i)
+give_slot (struct slot *s)
 {
-  atomic_fetch_or (&srv.free_bufs, 1ULL << i);
+  atomic_fetch_or (&srv.free_slots, 1ULL << s->index);
+  sem_post (&srv.nr_free);
+}
+
+/* On a connection's thread: the donor answered a read. */
+static void
+read_done (struct engine_req *r)
+{
+  struct slot *s = r->opaque;
+
+  if (r->error)
+    fuse_reply_err (s->fuse, r->error);
+  else
+    fuse_reply_buf (s->fuse, s->buf, r->len);
+  give_slot (s);
+}
+
+/* The same for a write. */
+static void
+write_done (struct engine_req *r)
+{
+  struct slot *s = r->opaque;
+
+  if (r->error)
+    fuse_reply_err (s->fuse, r->error);
+  else
+    fuse_reply_write (s->fuse, r->len);
+  give_slot (s);
+}
+
+static void
+start (struct slot *s, fuse_req_t req, uint16_t type, size_t size,
+       off_t off, void (*done) (struct engine_req *))
+{
+  s->fuse = req;
+  s->req = (struct engine_req) {
+    .type = type, .buf = s->buf, .len = size, .offset = off,
+    .done = done, .opaque = s,
+  };
+  send_req (&s->req);
 }
 
 static void
@@ -137,8 +200,8 @@ op_init (void *userdata, struct fuse_conn_info *conn)
   conn->max_read = FUSE_SERVER_MAX_IO;
   conn->max_write = FUSE_SERVER_MAX_IO;
   conn->max_readahead = 0;
-  conn->max_background = THREADS * 2;
-  conn->congestion_threshold = THREADS * 3 / 2;
+  conn->max_background = SLOTS;
+  conn->congestion_threshold = SLOTS * 3 / 4;
 }
 
 static void
@@ -189,8 +252,6 @@ static void
 op_read (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
          struct fuse_file_info *fi)
 {
-  int b, err;
-
   if ((uint64_t) off >= srv.size) {
     fuse_reply_buf (req, NULL, 0);
     return;
@@ -199,35 +260,27 @@ op_read (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     size = srv.size - off;
   if (size > FUSE_SERVER_MAX_IO)
     size = FUSE_SERVER_MAX_IO;
-  b = take_buf ();
-  if (b == -1) {
-    dram_error ("fuse: more readers than buffers");
-    fuse_reply_err (req, EAGAIN);
-    return;
-  }
-  err = carry (NBD_CMD_READ, srv.buf[b], size, off);
-  if (err)
-    fuse_reply_err (req, err);
-  else
-    fuse_reply_buf (req, srv.buf[b], size);
-  give_buf (b);
+  start (take_slot (), req, NBD_CMD_READ, size, off, read_done);
 }
 
 static void
 op_write (fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
           off_t off, struct fuse_file_info *fi)
 {
-  int err;
+  struct slot *s;
 
   if ((uint64_t) off > srv.size || size > srv.size - off) {
     fuse_reply_err (req, ENOSPC);
     return;
   }
-  err = carry (NBD_CMD_WRITE, (void *) buf, size, off);
-  if (err)
-    fuse_reply_err (req, err);
-  else
-    fuse_reply_write (req, size);
+  if (size > FUSE_SERVER_MAX_IO) {  /* max_write says it cannot be */
+    fuse_reply_err (req, EINVAL);
+    return;
+  }
+  /* libfuse's buffer is the worker's, and the worker does not wait. */
+  s = take_slot ();
+  memcpy (s->buf, buf, size);
+  start (s, req, NBD_CMD_WRITE, size, off, write_done);
 }
 
 /* Punching a hole (swap discard through the loop device) trims the
@@ -257,7 +310,7 @@ op_fallocate (fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
     n = (uint64_t) len - done;
     if (n > (UINT64_C (1) << 30))
       n = UINT64_C (1) << 30;
-    err = carry (NBD_CMD_TRIM, NULL, n, off + done);
+    err = carry (NBD_CMD_TRIM, n, off + done);
     done += n;
   }
   fuse_reply_err (req, err);
@@ -267,7 +320,7 @@ static void
 op_fsync (fuse_req_t req, fuse_ino_t ino, int datasync,
           struct fuse_file_info *fi)
 {
-  fuse_reply_err (req, carry (NBD_CMD_FLUSH, NULL, 0, 0));
+  fuse_reply_err (req, carry (NBD_CMD_FLUSH, 0, 0));
 }
 
 static void
@@ -341,21 +394,22 @@ static const struct fuse_lowlevel_ops ops = {
 };
 
 static int
-alloc_buffers (void)
+alloc_slots (void)
 {
   unsigned i;
 
-  for (i = 0; i < THREADS; i++) {
-    srv.buf[i] = malloc (FUSE_SERVER_MAX_IO);
-    if (srv.buf[i] == NULL) {
+  for (i = 0; i < SLOTS; i++) {
+    srv.slot[i] = malloc (sizeof (struct slot));
+    if (srv.slot[i] == NULL) {
       dram_error ("fuse: malloc: %m");
       return -1;
     }
     /* Touched now, so that locking finds them resident. */
-    memset (srv.buf[i], 0, FUSE_SERVER_MAX_IO);
+    memset (srv.slot[i], 0, sizeof (struct slot));
+    srv.slot[i]->index = i;
   }
-  atomic_store (&srv.free_bufs,
-                THREADS == 64 ? ~0ULL : (1ULL << THREADS) - 1);
+  atomic_store (&srv.free_slots, SLOTS == 64 ? ~0ULL : (1ULL << SLOTS) - 1);
+  sem_init (&srv.nr_free, 0, SLOTS);
   return 0;
 }
 
@@ -384,7 +438,7 @@ fuse_server_run (struct donor *d, const char *mountpoint, int ready_fd)
   srv.size = d->size;
   srv.start = time (NULL);
   snprintf (fsname, sizeof fsname, "dram:%s", d->name);
-  if (alloc_buffers () == -1)
+  if (alloc_slots () == -1)
     return -1;
   se = new_session (fsname);
   if (se == NULL) {
@@ -414,7 +468,10 @@ fuse_server_run (struct donor *d, const char *mountpoint, int ready_fd)
 
   cfg = fuse_loop_cfg_create ();
   fuse_loop_cfg_set_max_threads (cfg, THREADS);
-  fuse_loop_cfg_set_idle_threads (cfg, 4);
+  /* Workers that would end when idle would be made again later, with
+   * new stacks: keep them all.
+   */
+  fuse_loop_cfg_set_idle_threads (cfg, THREADS);
   r = fuse_session_loop_mt (se, cfg);
   fuse_loop_cfg_destroy (cfg);
 

@@ -101,6 +101,50 @@ echo "donor RSS after detach: $((after / 1024)) MiB"
 nothing_left
 ! kill -0 "$server" 2>/dev/null
 
+# --- the data path itself: large and small requests, several at once,
+# over 2 connections, then over TLS (which the server speaks itself) --
+fio_verify ()
+{
+  fio --name=verify --filename="$1" --ioengine=libaio --direct=1 \
+      --rw=randwrite --bsrange=4k-256k --numjobs=2 \
+      --size=48M --offset_increment=64M --iodepth=16 \
+      --verify=crc32c --do_verify=1 --verify_fatal=1 --verify_state_save=0 \
+      --output-format=json --output="$tmpdir/fio.json"
+  /usr/bin/python3 - "$tmpdir/fio.json" <<'PY'
+import json, sys
+# fio puts its warning about several writers (each job has its own
+# 64M here) before the JSON.
+text = open(sys.argv[1]).read()
+jobs = json.loads(text[text.index("{"):])["jobs"]
+assert len(jobs) == 2, len(jobs)
+for j in jobs:
+    assert j["error"] == 0, j["error"]
+    assert j["write"]["io_bytes"] == 48 << 20, j["write"]["io_bytes"]
+    assert j["read"]["io_bytes"] == 48 << 20, j["read"]["io_bytes"]
+print("2 jobs: 2 x 48 MiB written in 4K-256K requests and verified")
+PY
+}
+if command -v fio >/dev/null; then
+  "$attach" --mode=fuse --no-swap --connections 2 --unix "$tmpdir/donor.sock"
+  dev=$("$attach" --status | awk '$1 ~ /^\/dev\/loop/ { print $1 }')
+  "$attach" --status | grep -E "^$dev +fuse .* 2 +connected$"
+  fio_verify "$dev"
+  "$attach" --detach "$dev"
+  nothing_left
+
+  printf 'dram:%s\n' "$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" \
+    > "$tmpdir/keys.psk"
+  start_nbdkit tls --tls=require --tls-psk="$tmpdir/keys.psk" -- size=128M
+  expect 2 "TLS" --mode=fuse --no-swap --unix "$tmpdir/tls.sock"
+  nothing_left
+  "$attach" --mode=fuse --no-swap --tls-psk "$tmpdir/keys.psk" \
+    --unix "$tmpdir/tls.sock"
+  dev=$("$attach" --status | awk '$1 ~ /^\/dev\/loop/ { print $1 }')
+  fio_verify "$dev"
+  "$attach" --detach "$dev"
+  nothing_left
+fi
+
 # --- a killed server: --detach still leaves nothing ----------------
 "$attach" --mode=fuse --unix "$tmpdir/donor.sock"
 dev=$(awk '$1 ~ /^\/dev\/loop/ { print $1 }' /proc/swaps)
