@@ -96,6 +96,20 @@ stop_helper (pid_t pid)
 }
 
 int
+connect_donor (const struct options *o, struct donor *d)
+{
+  if (donor_connect (o, d) == -1)
+    return -1;
+  if (o->swap && d->read_only) {
+    dram_error ("donor %s serves a read-only export, which cannot be swap",
+                d->name);
+    donor_close (d);
+    return -1;
+  }
+  return 0;
+}
+
+int
 make_swap (const struct options *o, struct attach_state *st)
 {
   uint8_t uuid[SWAP_UUID_LEN];

@@ -131,13 +131,8 @@ attach_fuse (const struct options *o)
   }
   if (check_machine (fusedir, sizeof fusedir) == -1)
     return EXIT_REFUSED;
-  if (donor_connect (o, &d) == -1)
+  if (connect_donor (o, &d) == -1)
     return EXIT_REFUSED;
-  if (o->swap && d.read_only) {
-    dram_error ("donor %s serves a read-only export, which cannot be swap",
-                d.name);
-    goto out_close;
-  }
 
   fill_state (&st, "fuse", o, &d);
   snprintf (st.handover, sizeof st.handover, "fuse");

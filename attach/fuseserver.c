@@ -130,40 +130,28 @@ give_slot (struct slot *s)
   sem_post (&srv.nr_free);
 }
 
-/* On a connection's thread: the donor answered a read. */
+/* On a connection's thread: the donor answered. */
 static void
-read_done (struct engine_req *r)
+answer (struct engine_req *r)
 {
   struct slot *s = r->opaque;
 
   if (r->error)
     fuse_reply_err (s->fuse, r->error);
-  else
+  else if (r->type == NBD_CMD_READ)
     fuse_reply_buf (s->fuse, s->buf, r->len);
-  give_slot (s);
-}
-
-/* The same for a write. */
-static void
-write_done (struct engine_req *r)
-{
-  struct slot *s = r->opaque;
-
-  if (r->error)
-    fuse_reply_err (s->fuse, r->error);
   else
     fuse_reply_write (s->fuse, r->len);
   give_slot (s);
 }
 
 static void
-start (struct slot *s, fuse_req_t req, uint16_t type, size_t size,
-       off_t off, void (*done) (struct engine_req *))
+start (struct slot *s, fuse_req_t req, uint16_t type, size_t size, off_t off)
 {
   s->fuse = req;
   s->req = (struct engine_req) {
     .type = type, .buf = s->buf, .len = size, .offset = off,
-    .done = done, .opaque = s,
+    .done = answer, .opaque = s,
   };
   send_req (&s->req);
 }
@@ -260,7 +248,7 @@ op_read (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     size = srv.size - off;
   if (size > FUSE_SERVER_MAX_IO)
     size = FUSE_SERVER_MAX_IO;
-  start (take_slot (), req, NBD_CMD_READ, size, off, read_done);
+  start (take_slot (), req, NBD_CMD_READ, size, off);
 }
 
 static void
@@ -280,7 +268,7 @@ op_write (fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
   /* libfuse's buffer is the worker's, and the worker does not wait. */
   s = take_slot ();
   memcpy (s->buf, buf, size);
-  start (s, req, NBD_CMD_WRITE, size, off, write_done);
+  start (s, req, NBD_CMD_WRITE, size, off);
 }
 
 /* Punching a hole (swap discard through the loop device) trims the

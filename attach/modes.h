@@ -15,6 +15,8 @@
 
 /* attach.c */
 extern void stop_helper (pid_t pid);
+/* donor_connect, refusing a read-only export when swap is wanted. */
+extern int connect_donor (const struct options *o, struct donor *d);
 extern int make_swap (const struct options *o, struct attach_state *st);
 extern void print_attached (const struct attach_state *st);
 /* The record's fields that every front-end fills the same way. */

@@ -119,13 +119,8 @@ attach_nbd (const struct options *o)
     return EXIT_REFUSED;
   snprintf (st.device, sizeof st.device, "/dev/nbd%d", index);
 
-  if (donor_connect (o, &d) == -1)
+  if (connect_donor (o, &d) == -1)
     return EXIT_REFUSED;
-  if (o->swap && d.read_only) {
-    dram_error ("donor %s serves a read-only export, which cannot be swap",
-                d.name);
-    goto out_close;
-  }
 
   /* The sockets the kernel gets: the donor's own; with TLS, the same
    * with the kernel doing TLS, or failing that the kernel's ends of a

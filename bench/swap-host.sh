@@ -158,13 +158,15 @@ print("| swap | runs | median | min | max | vs nbdfuse route | vs zram |")
 print("|---|---:|---:|---:|---:|---:|---:|")
 names = {"dram": "dram --mode=fuse", "nbdfuse": "nbdkit memory + nbdfuse + loop",
          "zram": "zram", "disk": "swapfile on local disk"}
+short = {"dram": "dram fuse", "nbdfuse": "nbdfuse route", "zram": "zram",
+         "disk": "disk swapfile"}
 with open(sys.argv[4], "w") as dat:
     for k in ("dram", "nbdfuse", "zram", "disk"):
         v = t[k]
         print(f"| {names[k]} | {len(v)} | {med[k]:.1f} | {min(v):.1f} "
               f"| {max(v):.1f} | {med[k] / med['nbdfuse']:.2f} "
               f"| {med[k] / med['zram']:.2f} |")
-        dat.write(f'"{names[k]}" {med[k]:.2f}\n')
+        dat.write(f'"{short[k]}" {med[k]:.2f}\n')
 PY
 
 gnuplot <<EOF
@@ -175,6 +177,7 @@ set ylabel "seconds (lower is better)"
 set style fill solid 0.6
 set boxwidth 0.6
 set yrange [0:*]
+set offsets 0, 0, graph 0.12, 0
 set xtics nomirror
 plot "${out%.txt}.dat" using 0:2:xtic(1) with boxes notitle, \
      "" using 0:2:(sprintf("%.1f", \$2)) with labels offset 0,1 notitle
