@@ -41,6 +41,7 @@ resolve_mode (struct options *o)
     }
     return 0;
   case MODE_FUSE:
+  case MODE_NFS:
     return 0;
   case MODE_NBD:
     if (nbd_driver_present (true))
@@ -185,20 +186,63 @@ attach_run (struct options *o)
   switch (o->mode) {
   case MODE_FUSE:
     return attach_fuse (o);
+  case MODE_NFS:
+    return attach_nfs (o);
   case MODE_NBD:
   default:
     return attach_nbd (o);
   }
 }
 
-/* Swap first, then what the front-end built. */
+/* The device of the record whose donor or mountpoint is WHAT (an nfs
+ * attach is also known by its SERVER:/EXPORT), into DEV; 1 if none.
+ */
 static int
-detach_one (const char *dev)
+find_record (const char *what, char *dev, size_t len)
 {
   struct attach_state st;
+  char **list;
+  size_t n, i;
+  int r = 1;
+
+  list = state_list (&n);
+  if (list == NULL)
+    return -1;
+  for (i = 0; i < n && r == 1; i++) {
+    if (state_load (list[i], &st) == 0 && strcmp (st.mode, "nfs") == 0 &&
+        (strcmp (st.donor, what) == 0 || strcmp (st.mountpoint, what) == 0)) {
+      snprintf (dev, len, "%s", st.device);
+      r = 0;
+    }
+  }
+  state_list_free (list, n);
+  return r;
+}
+
+static int
+detach_mode (const struct attach_state *st)
+{
+  if (strcmp (st->mode, "fuse") == 0)
+    return detach_fuse (st);
+  if (strcmp (st->mode, "nfs") == 0)
+    return detach_nfs (st);
+  return detach_nbd (st);
+}
+
+/* Swap first, then what the front-end built. */
+static int
+detach_one (const char *what)
+{
+  struct attach_state st;
+  char found[sizeof st.device];
+  const char *dev = what;
   int r;
 
   r = state_load (dev, &st);
+  if (r == 1 && find_record (what, found, sizeof found) == 0) {
+    dev = found;
+    r = state_load (dev, &st);
+  }
   if (r == 1) {
     dram_error ("%s was not attached by dram-attach (nothing in %s)", dev,
                 state_dir ());
@@ -209,7 +253,7 @@ detach_one (const char *dev)
 
   if (swap_active (NULL, st.device, NULL, NULL) && swap_off (st.device) == -1)
     return EXIT_REFUSED;
-  r = strcmp (st.mode, "fuse") == 0 ? detach_fuse (&st) : detach_nbd (&st);
+  r = detach_mode (&st);
   if (r == -1 || state_remove (st.device) == -1)
     return EXIT_REFUSED;
   printf ("%s: detached from %s\n", st.device, st.donor);
@@ -243,6 +287,8 @@ connection_state (const struct attach_state *st)
 {
   if (strcmp (st->mode, "fuse") == 0)
     return fusemode_state (st);
+  if (strcmp (st->mode, "nfs") == 0)
+    return nfsmode_state (st);
   return nbdmode_state (st);
 }
 

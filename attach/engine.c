@@ -28,6 +28,7 @@
 #include "engine.h"
 #include "nbdproto.h"
 #include "report.h"
+#include "resident.h"
 
 struct engine_conn {
   struct nbd_handle *h;
@@ -134,6 +135,7 @@ loop (void *arg)
   nfds_t n;
   bool stopping, dead;
 
+  prefault_stack ();
   for (;;) {
     stopping = atomic_load (&c->stopping) || c->src_done;
     if (stopping && atomic_load (&c->in_flight) == 0)

@@ -21,6 +21,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -41,8 +43,13 @@
 #include "resident.h"
 
 #define SWAP_INO 2
-#define THREADS 32              /* FUSE workers at most */
-#define SLOTS 32                /* reads and writes in flight at most */
+#define WORKERS 4               /* threads reading /dev/fuse */
+#define SLOTS 16                /* reads and writes in flight at most */
+/* What libfuse reads into after the INIT request: the largest write
+ * (max_write) and its header (FUSE_BUFFER_HEADER_SIZE in libfuse).
+ */
+#define FUSE_BUF_SIZE (FUSE_SERVER_MAX_IO + 4096)
+#define STACK_SIZE (256 * 1024)
 #define BLOCK 4096
 
 static struct {
@@ -54,6 +61,10 @@ static struct {
   struct slot *slot[SLOTS];
   atomic_ullong free_slots;     /* bit I set: slot[I] free */
   sem_t nr_free;                /* how many bits are set */
+  struct fuse_session *se;
+  pthread_t worker[WORKERS];
+  void *worker_buf[WORKERS];
+  sem_t worker_ended;
 } srv;
 
 /* A read or write in flight. */
@@ -382,6 +393,122 @@ static const struct fuse_lowlevel_ops ops = {
 };
 
 static int
+serve_init (void)
+{
+  struct fuse_buf buf = { .mem = NULL };
+  int r;
+
+  do
+    r = fuse_session_receive_buf (srv.se, &buf);
+  while (r == -EINTR);
+  if (r > 0)
+    fuse_session_process_buf (srv.se, &buf);
+  free (buf.mem);
+  if (r <= 0) {
+    dram_error ("fuse: the kernel did not start the filesystem");
+    return -1;
+  }
+  return 0;
+}
+
+static int
+alloc_workers (void)
+{
+  unsigned i;
+
+  /* One malloc arena, never trimmed: a request's small allocations in
+   * libfuse reuse memory that is already locked.
+   */
+  mallopt (M_ARENA_MAX, 1);
+  mallopt (M_TRIM_THRESHOLD, -1);
+  mallopt (M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+  for (i = 0; i < WORKERS; i++) {
+    srv.worker_buf[i] = malloc (FUSE_BUF_SIZE);
+    if (srv.worker_buf[i] == NULL) {
+      dram_error ("fuse: malloc: %m");
+      return -1;
+    }
+    memset (srv.worker_buf[i], 0, FUSE_BUF_SIZE);
+  }
+  sem_init (&srv.worker_ended, 0, 0);
+  return 0;
+}
+
+static void *
+work (void *arg)
+{
+  struct fuse_buf buf = { .mem = arg, .size = FUSE_BUF_SIZE };
+  int r;
+
+  prefault_stack ();
+  while (!fuse_session_exited (srv.se)) {
+    r = fuse_session_receive_buf (srv.se, &buf);
+    if (r == -EINTR)
+      continue;
+    if (r <= 0)                 /* unmounted, or the device failed */
+      break;
+    /* Not cancelled halfway through a request. */
+    pthread_setcancelstate (PTHREAD_CANCEL_DISABLE, NULL);
+    fuse_session_process_buf (srv.se, &buf);
+    pthread_setcancelstate (PTHREAD_CANCEL_ENABLE, NULL);
+  }
+  fuse_session_exit (srv.se);
+  sem_post (&srv.worker_ended);
+  return NULL;
+}
+
+static int
+start_workers (void)
+{
+  pthread_attr_t attr;
+  unsigned i;
+  int err = 0;
+
+  pthread_attr_init (&attr);
+  pthread_attr_setstacksize (&attr, STACK_SIZE);
+  for (i = 0; i < WORKERS; i++) {
+    err = pthread_create (&srv.worker[i], &attr, work, srv.worker_buf[i]);
+    if (err)
+      break;
+  }
+  pthread_attr_destroy (&attr);
+  if (err) {
+    errno = err;
+    dram_error ("fuse: pthread_create: %m");
+    while (i-- > 0) {
+      pthread_cancel (srv.worker[i]);
+      pthread_join (srv.worker[i], NULL);
+    }
+    return -1;
+  }
+  return 0;
+}
+
+/* Ends the workers once the session has ended. */
+static void
+stop_workers (void)
+{
+  unsigned i;
+
+  for (i = 0; i < WORKERS; i++)
+    pthread_cancel (srv.worker[i]);
+  for (i = 0; i < WORKERS; i++)
+    pthread_join (srv.worker[i], NULL);
+}
+
+/* Until the filesystem is unmounted or the process told to stop
+ * (libfuse's signal handlers end the session).
+ */
+static int
+serve (void)
+{
+  while (!fuse_session_exited (srv.se))
+    sem_wait (&srv.worker_ended);   /* EINTR: a signal, look again */
+  stop_workers ();
+  return 0;
+}
+
+static int
 alloc_slots (void)
 {
   unsigned i;
@@ -418,7 +545,7 @@ int
 fuse_server_run (struct donor *d, const char *mountpoint, int ready_fd)
 {
   struct fuse_session *se;
-  struct fuse_loop_config *cfg;
+  sigset_t stop_signals;
   char fsname[400];
   unsigned i;
   int r = -1;
@@ -438,8 +565,24 @@ fuse_server_run (struct donor *d, const char *mountpoint, int ready_fd)
     dram_error ("fuse: cannot mount %s", mountpoint);
     goto out_destroy;
   }
+  srv.se = se;
+  /* The kernel's first request, INIT, read into a buffer of libfuse's
+   * own; after it libfuse reads at most FUSE_BUF_SIZE at a time.
+   */
+  if (serve_init () == -1)
+    goto out_unmount;
+  if (alloc_workers () == -1)
+    goto out_unmount;
   if (become_resident (resident_libnbd_libs) == -1)
     goto out_unmount;
+  /* libfuse's handlers for SIGTERM, SIGINT and SIGHUP end the session;
+   * only this thread takes them, so that serve () wakes.
+   */
+  sigemptyset (&stop_signals);
+  sigaddset (&stop_signals, SIGTERM);
+  sigaddset (&stop_signals, SIGINT);
+  sigaddset (&stop_signals, SIGHUP);
+  pthread_sigmask (SIG_BLOCK, &stop_signals, NULL);
   for (i = 0; i < d->nr; i++) {
     srv.conn[i] = engine_start (d->h[i], NULL);
     if (srv.conn[i] == NULL)
@@ -448,20 +591,23 @@ fuse_server_run (struct donor *d, const char *mountpoint, int ready_fd)
     srv.nr++;
   }
 
-  /* Mounted and serving: the parent can set up the loop device. */
-  if (write (ready_fd, "r", 1) != 1)
+  /* Every thread the server will ever have exists before the first
+   * swap request: none is made (no stack, no arena) under pressure.
+   */
+  r = start_workers ();
+  pthread_sigmask (SIG_UNBLOCK, &stop_signals, NULL);
+  if (r == -1)
     goto out_stop;
+  /* Mounted and serving: the parent can set up the loop device. */
+  if (write (ready_fd, "r", 1) != 1) {
+    fuse_session_exit (se);
+    stop_workers ();
+    goto out_stop;
+  }
   close (ready_fd);
   quiet_stderr ();
 
-  cfg = fuse_loop_cfg_create ();
-  fuse_loop_cfg_set_max_threads (cfg, THREADS);
-  /* Workers that would end when idle would be made again later, with
-   * new stacks: keep them all.
-   */
-  fuse_loop_cfg_set_idle_threads (cfg, THREADS);
-  r = fuse_session_loop_mt (se, cfg);
-  fuse_loop_cfg_destroy (cfg);
+  r = serve ();
 
  out_stop:
   for (i = 0; i < srv.nr; i++)

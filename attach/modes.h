@@ -1,6 +1,6 @@
 /* dram — SPDX-License-Identifier: BSD-3-Clause */
 /* Between attach.c, which does what every front-end does, and the
- * front-ends (nbdmode.c, fusemode.c).
+ * front-ends (nbdmode.c, fusemode.c, nfsmode.c).
  */
 #ifndef DRAM_MODES_H
 #define DRAM_MODES_H
@@ -34,5 +34,9 @@ extern const char *nbdmode_state (const struct attach_state *st);
 extern int attach_fuse (const struct options *o);
 extern int detach_fuse (const struct attach_state *st);
 extern const char *fusemode_state (const struct attach_state *st);
+
+extern int attach_nfs (const struct options *o);
+extern int detach_nfs (const struct attach_state *st);
+extern const char *nfsmode_state (const struct attach_state *st);
 
 #endif /* DRAM_MODES_H */

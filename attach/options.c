@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "options.h"
 #include "parse.h"
@@ -222,6 +223,7 @@ void
 options_free (struct options *o)
 {
   target_free (&o->target);
+  nfs_target_free (&o->nfs);
   free (o->export_name);
   free (o->device);
   free (o->label);
@@ -233,10 +235,10 @@ options_free (struct options *o)
 
 enum {
   OPT_NO_SWAP = 256, OPT_TLS_PSK, OPT_TLS_USERNAME, OPT_DETACH, OPT_STATUS,
-  OPT_JSON, OPT_UNIX, OPT_VERSION,
+  OPT_JSON, OPT_UNIX, OPT_VERSION, OPT_PERSIST, OPT_NFS_VERSION,
 };
 
-static const char short_opts[] = ":c:de:hL:m:p:t:v";
+static const char short_opts[] = ":c:de:hL:m:p:s:t:v";
 static const struct option long_opts[] = {
   { "connections", required_argument, NULL, 'c' },
   { "detach", required_argument, NULL, OPT_DETACH },
@@ -246,8 +248,11 @@ static const struct option long_opts[] = {
   { "json", no_argument, NULL, OPT_JSON },
   { "label", required_argument, NULL, 'L' },
   { "mode", required_argument, NULL, 'm' },
+  { "nfs-version", required_argument, NULL, OPT_NFS_VERSION },
   { "no-swap", no_argument, NULL, OPT_NO_SWAP },
+  { "persist", no_argument, NULL, OPT_PERSIST },
   { "priority", required_argument, NULL, 'p' },
+  { "size", required_argument, NULL, 's' },
   { "status", no_argument, NULL, OPT_STATUS },
   { "timeout", required_argument, NULL, 't' },
   { "tls-psk", required_argument, NULL, OPT_TLS_PSK },
@@ -257,6 +262,19 @@ static const struct option long_opts[] = {
   { "version", no_argument, NULL, OPT_VERSION },
   { NULL, 0, NULL, 0 },
 };
+
+/* The long name of option C, for messages. */
+static const char *
+long_name (int c)
+{
+  size_t i;
+
+  for (i = 0; long_opts[i].name; i++) {
+    if (long_opts[i].val == c)
+      return long_opts[i].name;
+  }
+  return "?";
+}
 
 /* A swap priority: -1 (the kernel chooses) or 0..32767. */
 static int
@@ -286,15 +304,78 @@ check_attach_only (const struct options *o, unsigned given)
   return 0;
 }
 
+/* --size: whole pages, enough for a swap header and some swap. */
+static int
+parse_swap_size (const char *str, uint64_t *size)
+{
+  long pagesize = sysconf (_SC_PAGESIZE);
+
+  if (parse_size ("--size", str, size) == -1)
+    return -1;
+  if (*size % pagesize != 0 || *size < (uint64_t) pagesize * 10) {
+    dram_error ("--size: %s is not a multiple of the page size (%ld) of "
+                "at least 10 pages", str, pagesize);
+    return -1;
+  }
+  return 0;
+}
+
+/* The options of the nbd and fuse front-ends, which talk NBD, are
+ * refused in nfs mode and the other way round; NBD_OPT names the first
+ * NBD option given, NFS_OPT the first NFS one.
+ */
+static int
+check_mode_options (const struct options *o, const char *nbd_opt,
+                    const char *nfs_opt)
+{
+  if (o->mode == MODE_NFS) {
+    if (o->discard) {
+      dram_error ("--discard: the kernel discards swap on block devices "
+                  "only, not on a swap file over NFS");
+      return -1;
+    }
+    if (nbd_opt) {
+      dram_error ("--%s is not an option of --mode=nfs", nbd_opt);
+      return -1;
+    }
+  }
+  else if (nfs_opt) {
+    dram_error ("--%s goes with --mode=nfs", nfs_opt);
+    return -1;
+  }
+  return 0;
+}
+
+/* The donor of the nfs mode: SERVER:/EXPORT, nothing after it. */
+static int
+parse_nfs_donor (int argc, char **argv, struct options *o)
+{
+  if (optind >= argc) {
+    dram_error ("no export given (SERVER:/EXPORT; see --help)");
+    return -1;
+  }
+  if (nfs_target_parse (argv[optind++], &o->nfs) == -1)
+    return -1;
+  if (optind < argc) {
+    dram_error ("unexpected argument '%s' (--mode=nfs takes no device)",
+                argv[optind]);
+    return -1;
+  }
+  return 0;
+}
+
 int
 options_parse (int argc, char **argv, struct options *o)
 {
   uint64_t v;
   unsigned attach_opts = 0;
   char *unix_socket = NULL;
+  const char *nbd_opt = NULL, *nfs_opt = NULL;
   int c, r = -1;
 
   memset (o, 0, sizeof *o);
+  o->nfs_version.major = 4;
+  o->nfs_version.minor = -1;
   o->priority = -1;
   o->connections = 1;
   o->swap = true;
@@ -305,6 +386,12 @@ options_parse (int argc, char **argv, struct options *o)
     if (c != 'h' && c != 'v' && c != OPT_VERSION && c != OPT_DETACH &&
         c != OPT_STATUS && c != OPT_JSON)
       attach_opts++;
+    if (!nbd_opt && (c == 'c' || c == 'e' || c == 't' || c == OPT_NO_SWAP ||
+                     c == OPT_TLS_PSK || c == OPT_TLS_USERNAME ||
+                     c == OPT_UNIX))
+      nbd_opt = long_name (c);
+    if (!nfs_opt && (c == 's' || c == OPT_PERSIST || c == OPT_NFS_VERSION))
+      nfs_opt = long_name (c);
     switch (c) {
     case 'c':
       if (parse_uint ("--connections", optarg, 1, MAX_CONNECTIONS, &v) == -1)
@@ -337,6 +424,17 @@ options_parse (int argc, char **argv, struct options *o)
       break;
     case 'p':
       if (parse_priority (optarg, &o->priority) == -1)
+        goto out;
+      break;
+    case 's':
+      if (parse_swap_size (optarg, &o->size) == -1)
+        goto out;
+      break;
+    case OPT_PERSIST:
+      o->persist = true;
+      break;
+    case OPT_NFS_VERSION:
+      if (nfs_version_parse (optarg, &o->nfs_version) == -1)
         goto out;
       break;
     case 't':
@@ -406,6 +504,17 @@ options_parse (int argc, char **argv, struct options *o)
       goto out;
     }
     r = 0;
+    goto out;
+  }
+
+  /* An NFS export (SERVER:/EXPORT) can only mean the nfs mode. */
+  if (o->mode == MODE_AUTO && !unix_socket && optind < argc &&
+      nfs_target_looks_like (argv[optind]))
+    o->mode = MODE_NFS;
+  if (check_mode_options (o, nbd_opt, nfs_opt) == -1)
+    goto out;
+  if (o->mode == MODE_NFS) {
+    r = parse_nfs_donor (argc, argv, o) == -1 ? -1 : 0;
     goto out;
   }
 

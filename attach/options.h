@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#include "nfsopts.h"
+
 #define DEFAULT_PORT "10809"
 #define MAX_CONNECTIONS 16
 #define MAX_TIMEOUT 86400
@@ -42,6 +44,11 @@ struct options {
   bool verbose;
   bool json;
   char *detach;                 /* DEVICE or "all" */
+  /* --mode=nfs */
+  struct nfs_target nfs;
+  struct nfs_version nfs_version;
+  uint64_t size;                /* 0: the export's free space */
+  bool persist;
 };
 
 /* Parses and checks the whole command line.  Returns 0 with OPTS

@@ -129,6 +129,16 @@ become_resident (const char *const *libs)
   return lock_code (libs);
 }
 
+void
+prefault_stack (void)
+{
+  volatile char area[64 * 1024];
+  size_t i;
+
+  for (i = 0; i < sizeof area; i += 4096)
+    area[i] = 0;
+}
+
 int
 leave_session (void)
 {

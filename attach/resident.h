@@ -32,4 +32,9 @@ extern void quiet_stderr (void);
 /* Both at once. */
 extern int daemonize_io (void);
 
+/* Touches the next 64 KiB of the calling thread's stack, so that they
+ * are there (and, after mlockall, locked) before it serves requests.
+ */
+extern void prefault_stack (void);
+
 #endif /* DRAM_RESIDENT_H */

@@ -26,14 +26,24 @@ state_dir (void)
   return d && *d ? d : "/run/dram";
 }
 
-/* DIR/nbd0.state for /dev/nbd0. */
+/* DIR/nbd0.state for /dev/nbd0; for a swap file (nfs mode), its path
+ * with '/' as '-': DIR/run-dram-nfs-NAME-dram-swap.state.
+ */
 static void
 state_path (const char *device, char *buf, size_t len, const char *suffix)
 {
   const char *base = strrchr (device, '/');
+  char key[512], *p;
 
-  snprintf (buf, len, "%s/%s.state%s", state_dir (),
-            base ? base + 1 : device, suffix);
+  if (strncmp (device, "/dev/", 5) == 0 || base == NULL)
+    snprintf (key, sizeof key, "%s", base ? base + 1 : device);
+  else {
+    snprintf (key, sizeof key, "%s", device + (device[0] == '/'));
+    for (p = key; *p; p++)
+      if (*p == '/')
+        *p = '-';
+  }
+  snprintf (buf, len, "%s/%s.state%s", state_dir (), key, suffix);
 }
 
 int
@@ -57,12 +67,12 @@ state_save (const struct attach_state *s)
            "device=%s\nmode=%s\ndonor=%s\nexport=%s\nsize=%" PRIu64 "\n"
            "connections=%u\nhandover=%s\ntls=%s\npid=%d\ndoit_pid=%d\nswap=%d\n"
            "priority=%d\ndiscard=%d\nuuid=%s\nlabel=%s\nmountpoint=%s\n"
-           "attached_at=%" PRId64 "\n",
+           "fstab=%s\nattached_at=%" PRId64 "\n",
            s->device, s->mode, s->donor, s->export_name, s->size,
            s->connections, s->handover, s->tls, (int) s->pid, (int) s->doit_pid,
            s->swap,
            s->priority, s->discard, s->uuid, s->label, s->mountpoint,
-           s->attached_at);
+           s->fstab, s->attached_at);
   if (fclose (fp) == EOF || rename (tmp, path) == -1) {
     dram_error ("%s: %m", path);
     unlink (tmp);
@@ -99,6 +109,7 @@ set_field (struct attach_state *s, const char *k, const char *v)
   else if (strcmp (k, "label") == 0) copy (s->label, sizeof s->label, v);
   else if (strcmp (k, "mountpoint") == 0)
     copy (s->mountpoint, sizeof s->mountpoint, v);
+  else if (strcmp (k, "fstab") == 0) copy (s->fstab, sizeof s->fstab, v);
   else if (strcmp (k, "attached_at") == 0)
     s->attached_at = strtoll (v, NULL, 10);
 }
@@ -153,6 +164,28 @@ compare (const void *a, const void *b)
   return strcmp (*(char *const *) a, *(char *const *) b);
 }
 
+/* The device= line of the state file NAME in DIR, or NULL. */
+static char *
+read_device (const char *dir, const char *name)
+{
+  char path[4096], line[1024], *dev = NULL, *nl;
+  FILE *fp;
+
+  snprintf (path, sizeof path, "%s/%s", dir, name);
+  fp = fopen (path, "re");
+  if (fp == NULL)
+    return NULL;
+  while (dev == NULL && fgets (line, sizeof line, fp) != NULL) {
+    if (strncmp (line, "device=", 7) != 0)
+      continue;
+    if ((nl = strchr (line, '\n')) != NULL)
+      *nl = '\0';
+    dev = strdup (line + 7);
+  }
+  fclose (fp);
+  return dev;
+}
+
 char **
 state_list (size_t *n)
 {
@@ -172,11 +205,15 @@ state_list (size_t *n)
     len = strlen (e->d_name);
     if (len <= 6 || strcmp (e->d_name + len - 6, ".state") != 0)
       continue;
-    grown = realloc (list, (*n + 2) * sizeof *list);
-    if (grown == NULL || asprintf (&dev, "/dev/%.*s", (int) len - 6,
-                                   e->d_name) == -1) {
+    /* A record names its device (a file without one, by its name). */
+    dev = read_device (state_dir (), e->d_name);
+    if (dev == NULL && asprintf (&dev, "/dev/%.*s", (int) len - 6,
+                                 e->d_name) == -1)
+      dev = NULL;
+    grown = dev ? realloc (list, (*n + 2) * sizeof *list) : NULL;
+    if (grown == NULL) {
       dram_error ("out of memory");
-      list = grown ? grown : list;
+      free (dev);
       state_list_free (list, *n);
       closedir (dir);
       return NULL;

@@ -10,7 +10,7 @@
  * --status can show it and --detach can undo it.
  */
 struct attach_state {
-  char device[64];              /* /dev/nbd0 */
+  char device[512];             /* /dev/nbd0; nfs: the swap file */
   char mode[8];                 /* nbd, fuse, nfs */
   char donor[512];
   char export_name[256];
@@ -25,7 +25,8 @@ struct attach_state {
   bool discard;
   char uuid[40];
   char label[24];
-  char mountpoint[512];         /* fuse: the FUSE mount */
+  char mountpoint[512];         /* fuse: the FUSE mount; nfs: the NFS one */
+  char fstab[256];              /* nfs --persist: the fstab edited, or "" */
   int64_t attached_at;          /* seconds since the epoch */
 };
 
@@ -39,7 +40,7 @@ extern int state_load (const char *device, struct attach_state *s);
 
 extern int state_remove (const char *device);
 
-/* The devices that have state, sorted; *N set.  NULL after reporting,
+/* The devices (swap files) that have state, sorted; *N set.  NULL after reporting,
  * or an empty list.
  */
 extern char **state_list (size_t *n);

@@ -13,41 +13,10 @@
 
 set -e -x
 
+# guest-functions.sh: vmstat, fail, phase, expect, workload.
+. /etc/dram-vm-functions.sh
+
 donor=10.0.2.2
-
-vmstat ()
-{
-  awk -v key="$1" '$1 == key { print $2 }' /proc/vmstat
-}
-
-fail ()
-{
-  echo "FAIL: $*" >&2
-  echo "--- syslog ---" >&2
-  cat /tmp/syslog >&2
-  exit 1
-}
-
-# phase NAME: whether to run phase NAME ($PHASES: "all" or a list).
-phase ()
-{
-  case " ${PHASES:-all} " in
-    *" all "*|*" $1 "*) echo "=== phase $1"; return 0 ;;
-    *) return 1 ;;
-  esac
-}
-
-# expect STATUS MESSAGE COMMAND...: COMMAND exits STATUS, MESSAGE on stderr.
-expect ()
-{
-  want=$1 msg=$2
-  shift 2
-  rc=0
-  "$@" > /tmp/out 2> /tmp/err || rc=$?
-  cat /tmp/out /tmp/err
-  [ "$rc" -eq "$want" ] || fail "$* exited $rc, not $want"
-  grep -qF -- "$msg" /tmp/err || fail "$* did not say: $msg"
-}
 
 # After a failure or a detach: no swap, no connection, no record, no
 # resident dram-attach.
@@ -60,23 +29,6 @@ nothing_left ()
   [ -z "$(ls /run/dram 2>/dev/null)" ] || fail "records left in /run/dram"
   [ "$(dram-attach --status --json)" = "[]" ] || fail "--status is not empty"
   [ -z "$(pidof dram-attach)" ] || fail "a dram-attach process is left"
-}
-
-# workload PHASE MIB MODE: memverify over MIB (seq, random or both),
-# which must swap; one RESULT line.
-workload ()
-{
-  out0=$(vmstat pswpout)
-  in0=$(vmstat pswpin)
-  t0=$(date +%s)
-  memverify --procs "$WORK_PROCS" --mode "$3" "$2"
-  t1=$(date +%s)
-  out=$(($(vmstat pswpout) - out0))
-  in=$(($(vmstat pswpin) - in0))
-  echo "RESULT phase=$1 mib=$2 mode=$3 seconds=$((t1 - t0)) pswpout=$out pswpin=$in"
-  ram_mib=$(awk '/^MemTotal/ { print int($2 / 1024) }' /proc/meminfo)
-  [ "$out" -ge $((($2 - ram_mib) * 256)) ] || fail "$1: too little swap-out"
-  [ "$in" -gt 0 ] || fail "$1: nothing swapped in"
 }
 
 # established PORT: TCP connections to the donor's PORT (10.0.2.2 is

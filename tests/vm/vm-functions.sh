@@ -401,7 +401,9 @@ vm_shell_quote ()
 #   - each extra file or directory SRC at DEST;
 #   - /etc/dram-vm.conf, exporting each NAME=VALUE to the guest script;
 #   - /init (vm-init.sh) and GUEST_SCRIPT, run by busybox sh as the last
-#     step of /init.  Its exit code is the VM's.
+#     step of /init.  Its exit code is the VM's;
+#   - /etc/dram-vm-functions.sh (guest-functions.sh), for GUEST_SCRIPT to
+#     source.
 # Network (-n): static 10.0.2.15/24 via 10.0.2.2 (default), dhcp, none.
 # -L: the binaries' shared libraries stay on the host: the guest mounts
 # the host's $VM_HOSTLIB_DIR read-only over virtio-9p at the same path
@@ -523,6 +525,7 @@ vm__build_initramfs ()
   } >"$root/etc/dram-vm.conf" || return 1
   install -m 755 "$VM_DIR/vm-init.sh" "$root/init" &&
     install -m 755 "$VM_DIR/vm-udhcpc.sh" "$root/etc/dram-vm-udhcpc.sh" &&
+    install -m 644 "$VM_DIR/guest-functions.sh" "$root/etc/dram-vm-functions.sh" &&
     install -m 755 "$script" "$root/dram-vm-guest.sh" || return 1
 
   (cd "$root" && find . -mindepth 1 | LC_ALL=C sort |
@@ -682,6 +685,24 @@ vm__start_nbdkit ()
 }
 
 # --- test programs -----------------------------------------------------
+
+# vm_results FILE: the guest's RESULT lines (and memverify's verdicts)
+# from the console, into FILE and shown.
+vm_results ()
+{
+  grep -a '^RESULT\|^memverify: \|all phases passed' "$VM_LOG" | tr -d '\r' |
+    tee "$1"
+}
+
+# vm_ran PHASE: whether the guest was asked to run PHASE (VM_PHASES:
+# "all", the default, or a list of names).
+vm_ran ()
+{
+  case " ${VM_PHASES:-all} " in
+    *" all "*|*" $1 "*) return 0 ;;
+    *) return 1 ;;
+  esac
+}
 
 # vm_find_memverify
 # Set MEMVERIFY to the memverify binary: $MEMVERIFY, the build tree's

@@ -1,0 +1,73 @@
+# dram — SPDX-License-Identifier: BSD-3-Clause
+# shellcheck shell=sh
+# Functions for the guest scripts (busybox sh).  vm_build_initramfs
+# installs this file as /etc/dram-vm-functions.sh; a guest script that
+# uses it starts with:
+#
+#   . /etc/dram-vm-functions.sh
+#
+# and starts "syslogd -O /tmp/syslog" (fail shows it).  Uses PHASES
+# ("all" or a list of phase names) and WORK_PROCS from the host.
+
+# vmstat KEY: a /proc/vmstat counter.
+vmstat ()
+{
+  awk -v key="$1" '$1 == key { print $2 }' /proc/vmstat
+}
+
+# fail MESSAGE...: say what failed, with the syslog, and exit 1.
+fail ()
+{
+  echo "FAIL: $*" >&2
+  echo "--- syslog ---" >&2
+  cat /tmp/syslog >&2
+  exit 1
+}
+
+# phase NAME: whether to run phase NAME ($PHASES: "all" or a list).
+phase ()
+{
+  case " ${PHASES:-all} " in
+    *" all "*|*" $1 "*) echo "=== phase $1"; return 0 ;;
+    *) return 1 ;;
+  esac
+}
+
+# expect STATUS MESSAGE COMMAND...: COMMAND exits STATUS, MESSAGE on stderr.
+expect ()
+{
+  want=$1 msg=$2
+  shift 2
+  rc=0
+  "$@" > /tmp/out 2> /tmp/err || rc=$?
+  cat /tmp/out /tmp/err
+  [ "$rc" -eq "$want" ] || fail "$* exited $rc, not $want"
+  grep -qF -- "$msg" /tmp/err || fail "$* did not say: $msg"
+}
+
+# workload PHASE MIB MODE [CGROUP]: memverify over MIB (seq, random or
+# both), which must swap; one RESULT line.  With CGROUP (a cgroup v2
+# directory with memory.max set) the processes run in it, and what does
+# not fit in its limit must be swapped, rather than what does not fit in
+# the guest's RAM.
+workload ()
+{
+  out0=$(vmstat pswpout)
+  in0=$(vmstat pswpin)
+  t0=$(date +%s)
+  if [ -n "${4:-}" ]; then
+    # shellcheck disable=SC2016  # $$ and $1 are the child shell's
+    sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$4" \
+      memverify --procs "$WORK_PROCS" --mode "$3" "$2"
+    room_mib=$(($(cat "$4/memory.max") / 1048576))
+  else
+    memverify --procs "$WORK_PROCS" --mode "$3" "$2"
+    room_mib=$(awk '/^MemTotal/ { print int($2 / 1024) }' /proc/meminfo)
+  fi
+  t1=$(date +%s)
+  out=$(($(vmstat pswpout) - out0))
+  in=$(($(vmstat pswpin) - in0))
+  echo "RESULT phase=$1 mib=$2 mode=$3 seconds=$((t1 - t0)) pswpout=$out pswpin=$in"
+  [ "$out" -ge $((($2 - room_mib) * 256)) ] || fail "$1: too little swap-out"
+  [ "$in" -gt 0 ] || fail "$1: nothing swapped in"
+}

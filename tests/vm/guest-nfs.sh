@@ -1,0 +1,159 @@
+#!/bin/sh
+# dram — SPDX-License-Identifier: BSD-3-Clause
+# Guest half of test-vm-nfs.sh (busybox sh, run by the VM's /init).
+# dram-attach --mode=nfs against nfs-ganesha on the host, which exports
+# a tmpfs of EXPORT_MIB lent by dram-donate-nfs, on Debian's kernel:
+# refusals that leave nothing behind; a swap file that holds a workload
+# of 2.5 times the guest's RAM; --persist's fstab lines, as findmnt reads
+# them, added once and removed by --detach.  No mount.nfs here: the
+# kernel gets its text options from dram-attach; then, with the host's
+# mount.nfs (MOUNT_NFS, when it has one), libmount runs it instead.
+# From the host: NFS_PORT, EXPORT (the export's path), MNT_NAME (the
+# name dram-attach gives its mountpoint), MOUNT_NFS (mount.nfs, to use
+# as /sbin/mount.nfs4 in one phase, or ""), DEAD_PORT (nobody), SWAP_MIB,
+# EXPORT_MIB, WORK_MIB, WORK_PROCS.
+
+set -e -x
+
+# guest-functions.sh: vmstat, fail, phase, expect, workload.
+. /etc/dram-vm-functions.sh
+
+donor=10.0.2.2
+target=$donor:$NFS_PORT:$EXPORT
+mnt=/run/dram/nfs/$MNT_NAME
+file=$mnt/dram-swap
+
+# After a failure or a detach: no NFS mount, no swap, no record, no
+# mountpoint.
+nothing_left ()
+{
+  ! grep -q ' nfs4\? ' /proc/mounts || fail "an NFS filesystem is still mounted"
+  [ "$(wc -l < /proc/swaps)" -eq 1 ] || fail "swap is still on"
+  for f in /run/dram/* /run/dram/nfs/*; do
+    [ ! -e "$f" ] || [ "$f" = /run/dram/nfs ] || fail "$f is left"
+  done
+  [ "$(dram-attach --status --json)" = "[]" ] || fail "--status is not empty"
+}
+
+# swap_field FIELD: the /proc/swaps column of the swap file (3 size,
+# 5 priority).
+swap_field ()
+{
+  awk -v f="$1" -v d="$file" '$1 == d { print $f }' /proc/swaps
+}
+
+syslogd -O /tmp/syslog
+# A hang is what this test must not hide: the hung-task reports reach
+# the console with their stacks.
+echo 7 > /proc/sys/kernel/printk
+dram-attach --version
+[ ! -e /sbin/mount.nfs ] || fail "this guest should have no mount.nfs"
+nothing_left
+
+# --- refusals, each leaving nothing behind ----------------------------
+if phase refusals; then
+  expect 2 "cannot reach the NFS server $donor port $DEAD_PORT" \
+    dram-attach --mode=nfs "$donor:$DEAD_PORT:$EXPORT"
+  nothing_left
+  expect 2 \
+    "this kernel cannot swap over NFS (CONFIG_NFS_SWAP is not set in /etc/dram/config-noswap)" \
+    env DRAM_KERNEL_CONFIG=/etc/dram/config-noswap dram-attach --mode=nfs "$target"
+  nothing_left
+  expect 2 "mount $donor:$EXPORT/nothing-here on" \
+    dram-attach --mode=nfs "$donor:$NFS_PORT:$EXPORT/nothing-here"
+  nothing_left
+  expect 2 "--size 1G is more than the export's free space" \
+    dram-attach --mode=nfs --size 1G "$target"
+  nothing_left
+  echo "RESULT phase=refusals left=nothing"
+fi
+
+# --- swap on the NFS file, under global memory pressure ---------------
+if phase swap; then
+  dram-attach --mode=nfs --size "${SWAP_MIB}M" -p 3 -L nfsswap "$target" |
+    tee /tmp/out
+  grep -qF "$file: ${SWAP_MIB}M of swap on $target (NFS 4.2, mounted on $mnt)" \
+    /tmp/out || fail "dram-attach did not say what it attached"
+  cat /proc/swaps
+  grep " $mnt nfs4 " /proc/mounts || fail "$mnt is not an NFS v4 mount"
+  grep -q " $mnt nfs4 [^ ]*vers=4.2" /proc/mounts || fail "not NFS v4.2"
+  # The header takes one page.
+  [ "$(swap_field 3)" -eq $((SWAP_MIB * 1024 - 4)) ] || fail "wrong swap size"
+  [ "$(swap_field 5)" -eq 3 ] || fail "wrong priority"
+  [ "$(stat -c %a "$file")" = 600 ] || fail "$file is not mode 0600"
+  # Written in full: no holes.
+  [ "$(stat -c %b "$file")" -ge $((SWAP_MIB * 2048)) ] || fail "$file has holes"
+  dram-attach --status | tee /tmp/status
+  grep -Eq "^$file +nfs +$target +${SWAP_MIB}M .* 3 +1 mounted$" /tmp/status ||
+    fail "--status does not show the swap file"
+  dram-attach --status --json | tee /tmp/json
+  for kv in "\"device\": \"$file\"" '"mode": "nfs"' '"priority": 3' \
+            '"handover": "nfs4.2"' '"state": "mounted"' '"swap": true' \
+            "\"size\": $((SWAP_MIB << 20))" "\"export\": \"$EXPORT\""; do
+    grep -qF "$kv" /tmp/json || fail "--status --json lacks $kv"
+  done
+  expect 1 "$mnt is in use: something is mounted on it" \
+    dram-attach --mode=nfs --size 16M "$target"
+  echo "RESULT phase=attach file=$file swap_kib=$(swap_field 3)"
+  free
+  workload nfs "$WORK_MIB" both
+  # Known by its export too.
+  dram-attach --detach "$target"
+  nothing_left
+  echo "RESULT phase=detach left=nothing"
+fi
+
+# --- --persist: the mount and the swap in fstab, once, then gone -----
+if phase persist; then
+  export DRAM_FSTAB=/tmp/fstab
+  printf '# the guest'"'"'s fstab\nproc /proc proc defaults 0 0\n' > "$DRAM_FSTAB"
+  cp "$DRAM_FSTAB" /tmp/fstab.orig
+  # The size by default: the export's free space, less a margin.
+  dram-attach --mode=nfs --persist "$target"
+  size_kib=$(swap_field 3)
+  if [ "$size_kib" -lt $(((EXPORT_MIB - 8) * 1024)) ] ||
+     [ "$size_kib" -ge $((EXPORT_MIB * 1024)) ]; then
+    fail "a default size of $size_kib KiB for an export of $EXPORT_MIB MiB"
+  fi
+  echo "RESULT phase=persist default_kib=$size_kib"
+  findmnt --fstab --tab-file "$DRAM_FSTAB" -n -r -o SOURCE,TARGET,FSTYPE,OPTIONS |
+    tee /tmp/lines
+  grep -qx "$donor:$EXPORT $mnt nfs4 vers=4,port=$NFS_PORT,_netdev,nofail,x-mount.mkdir=0700" \
+    /tmp/lines || fail "no NFS line in fstab"
+  grep -qx "$file none swap nofail" /tmp/lines || fail "no swap line in fstab"
+  grep -qx "proc /proc proc defaults" /tmp/lines || fail "fstab lost a line"
+  [ "$(wc -l < /tmp/lines)" -eq 3 ] || fail "fstab has other lines"
+  # For the host to read with its own findmnt (apart from the trace).
+  sed 's/^/FSTAB: /' "$DRAM_FSTAB"
+  cp "$DRAM_FSTAB" /tmp/fstab.ours
+  dram-attach --detach "$file"
+  nothing_left
+  cmp "$DRAM_FSTAB" /tmp/fstab.orig || fail "--detach did not restore fstab"
+
+  # With our lines already there (as after a reboot), a second --persist
+  # adds nothing.
+  cp /tmp/fstab.ours "$DRAM_FSTAB"
+  dram-attach --mode=nfs --persist "$target"
+  cmp "$DRAM_FSTAB" /tmp/fstab.ours || fail "a second --persist changed fstab"
+  dram-attach --detach all
+  nothing_left
+  cmp "$DRAM_FSTAB" /tmp/fstab.orig || fail "--detach did not restore fstab"
+  echo "RESULT phase=persist fstab=once left=nothing"
+fi
+
+# --- where mount.nfs exists, libmount runs it -------------------------
+if phase helper && [ -n "$MOUNT_NFS" ]; then
+  ln -s "$MOUNT_NFS" /sbin/mount.nfs4
+  dram-attach -v --mode=nfs --size 16M "$target" 2> /tmp/err
+  cat /tmp/err
+  grep -qF "mount -t nfs4 -o vers=4,port=$NFS_PORT $donor:$EXPORT $mnt (mount.nfs)" \
+    /tmp/err || fail "dram-attach did not use mount.nfs"
+  grep -q " $mnt nfs4 [^ ]*vers=4.2" /proc/mounts || fail "not NFS v4.2"
+  [ "$(swap_field 3)" -eq $((16 * 1024 - 4)) ] || fail "wrong swap size"
+  dram-attach --detach all
+  rm /sbin/mount.nfs4
+  nothing_left
+  echo "RESULT phase=helper mount.nfs=used left=nothing"
+fi
+
+echo "guest-nfs: all phases passed"
