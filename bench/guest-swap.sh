@@ -2,8 +2,9 @@
 # dram — SPDX-License-Identifier: BSD-3-Clause
 # Guest half of swap-vm.sh (busybox sh): attach swap with CLIENT
 # (dram-attach or nbd-client) over CONNS connections to the donor at
-# 10.0.2.2:PORT, time memverify over WORK_MIB in WORK_MODE, print one
-# BENCH line, detach.
+# 10.0.2.2:PORT (dram-attach-nfs: a swapfile on the NFS export EXPORT
+# there), time memverify over WORK_MIB in WORK_MODE, print one BENCH
+# line, detach.
 set -e
 
 uptime_cs ()
@@ -25,12 +26,18 @@ case "$CLIENT" in
     mkswap /dev/nbd0 >/dev/null
     swapon /dev/nbd0
     ;;
+  dram-attach-nfs)
+    dram-attach --mode=nfs --size 256M "10.0.2.2:$PORT:$EXPORT"
+    ;;
   *)
     echo "guest-swap: unknown CLIENT '$CLIENT'" >&2
     exit 1
     ;;
 esac
-grep -q '^/dev/nbd0 ' /proc/swaps
+case "$CLIENT" in
+  dram-attach-nfs) grep -q '^/run/dram/nfs/.*file' /proc/swaps ;;
+  *) grep -q '^/dev/nbd0 ' /proc/swaps ;;
+esac
 
 out0=$(vmstat pswpout)
 t0=$(uptime_cs)
@@ -42,5 +49,6 @@ echo "BENCH client=$CLIENT conns=$CONNS seconds=$((cs / 100)).$(printf %02d $((c
 
 case "$CLIENT" in
   dram-attach) dram-attach --detach /dev/nbd0 ;;
+  dram-attach-nfs) dram-attach --detach all ;;
   nbd-client) swapoff /dev/nbd0 && nbd-client -d /dev/nbd0 ;;
 esac

@@ -4,8 +4,10 @@
 # QEMU with 128 MiB of RAM runs the same workload (memverify, 2.5 times
 # its RAM) on swap from the same donor (nbdkit + dram.so on the host),
 # attached by dram-attach (1 and 4 connections) and by Debian's
-# nbd-client (1 and 4).  One boot per measurement; the order of the
-# clients rotates from run to run.  Prints the medians and ratios.
+# nbd-client (1 and 4); and, for the NFS route, on a swapfile that
+# dram-attach --mode=nfs makes on a tmpfs that dram-donate-nfs exports
+# with nfs-ganesha on the host.  One boot per measurement; the order of
+# the clients rotates from run to run.  Prints the medians and ratios.
 #
 # Environment: BENCH_RUNS (3), BENCH_WORK_MIB (200), BENCH_WORK_MODE
 # (both: sequential then random), BENCH_OUT (bench/results/swap-vm.txt).
@@ -25,7 +27,8 @@ plugin=${DRAM_PLUGIN:-$top/nbdkit-plugin/.libs/nbdkit-dram-plugin.so}
 attach=$top/attach/dram-attach
 python=/usr/bin/python3
 
-vm_requires qemu-system-x86_64 nbdkit busybox cpio gzip depmod "$python"
+vm_requires qemu-system-x86_64 nbdkit busybox cpio gzip depmod ganesha.nfsd \
+  "$python"
 [ -x /usr/sbin/nbd-client ] || vm_fail "nbd-client is not installed" || exit 1
 [ -x "$attach" ] || vm_fail "build first ($attach missing)" || exit 1
 vm_fetch_kernel || exit 1
@@ -33,7 +36,37 @@ vm_workdir
 vm_find_memverify
 
 # name, client, connections
-configs=("dram-attach 1" "dram-attach 4" "nbd-client 1" "nbd-client 4")
+configs=("dram-attach 1" "dram-attach 4" "nbd-client 1" "nbd-client 4"
+         "dram-attach-nfs 1")
+donate=${abs_top_srcdir:-$here/..}/scripts/dram-donate-nfs
+nfs_run=$VM_WORKDIR/run
+nfs_dir=$VM_WORKDIR/send
+vm_on_exit "DRAM_RUNDIR='$nfs_run' '$donate' --undo --dir '$nfs_dir' >/dev/null 2>&1"
+
+# Starts the donor for CLIENT; sets port and the guest's extra options.
+donor_up ()
+{
+  if [ "$1" = dram-attach-nfs ]; then
+    port=$(vm_free_port)
+    DRAM_RUNDIR=$nfs_run "$donate" --size 288M --dir "$nfs_dir" \
+      --client 127.0.0.1 --server ganesha --listen 127.0.0.1 \
+      --port "$port" >&2
+    guest=(-m nfsv4 -f "$VM_KERNEL_CONFIG:/boot/config-$VM_KERNEL_VERSION"
+           -e EXPORT="$nfs_dir")
+  else
+    vm_start_nbdkit "$plugin" size=512M
+    port=$VM_NBD_PORT
+    guest=(-m nbd)
+  fi
+}
+donor_down ()
+{
+  if [ "$1" = dram-attach-nfs ]; then
+    DRAM_RUNDIR=$nfs_run "$donate" --undo --dir "$nfs_dir" >&2
+  else
+    vm_kill_pid "$VM_NBDKIT_PID"
+  fi
+}
 
 results=$VM_WORKDIR/results
 : > "$results"
@@ -42,11 +75,11 @@ echo "swap-vm: $runs runs of memverify $work_mib MiB ($work_mode)," \
 for ((r = 0; r < runs; r++)); do
   for ((k = 0; k < ${#configs[@]}; k++)); do
     read -r client conns <<<"${configs[(k + r) % ${#configs[@]}]}"
-    vm_start_nbdkit "$plugin" size=512M
+    donor_up "$client"
     vm_build_initramfs -L -o "$VM_WORKDIR/initrd.gz" \
       -s "$here/guest-swap.sh" \
-      -b "$attach" -b /usr/sbin/nbd-client -b "$MEMVERIFY" -m nbd \
-      -e CLIENT="$client" -e CONNS="$conns" -e PORT="$VM_NBD_PORT" \
+      -b "$attach" -b /usr/sbin/nbd-client -b "$MEMVERIFY" "${guest[@]}" \
+      -e CLIENT="$client" -e CONNS="$conns" -e PORT="$port" \
       -e WORK_MIB="$work_mib" -e WORK_MODE="$work_mode" 2>/dev/null
     VM_LOG=$VM_WORKDIR/console.log MEM=128 CPUS=2 VM_TIMEOUT=1200 \
       vm_boot "$VM_WORKDIR/initrd.gz" || {
@@ -57,7 +90,7 @@ for ((r = 0; r < runs; r++)); do
     line=$(tr -d '\r' < "$VM_WORKDIR/console.log" | grep -a '^BENCH ')
     echo "  run $((r + 1)): $line" >&2
     echo "$line" >> "$results"
-    vm_kill_pid "$VM_NBDKIT_PID"
+    donor_down "$client"
   done
 done
 

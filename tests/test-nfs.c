@@ -17,6 +17,7 @@
 #include <check.h>
 
 #include "fstab.h"
+#include "cmdcase.h"
 #include "nfsopts.h"
 #include "options.h"
 #include "state.h"
@@ -278,11 +279,6 @@ END_TEST
 
 /* --- the command line --------------------------------------------------- */
 
-struct cmd {
-  const char *argv[10];
-  const char *msg;              /* NULL: accepted */
-};
-
 static const struct cmd cmds[] = {
   { { "--mode=nfs", "10.0.2.2:/srv" }, NULL },
   { { "10.0.2.2:2049:/srv" }, NULL },
@@ -315,24 +311,9 @@ static const struct cmd cmds[] = {
 
 START_TEST (cmd_table)
 {
-  const struct cmd *c = &cmds[_i];
-  char *argv[12];
   struct options o;
-  int argc = 0, r;
 
-  argv[argc++] = (char *) "dram-attach";
-  while (argc < 11 && c->argv[argc - 1])
-    argv[argc] = (char *) c->argv[argc - 1], argc++;
-  argv[argc] = NULL;
-  clear_error ();
-  r = options_parse (argc, argv, &o);
-  if (c->msg) {
-    ck_assert_msg (r == -1, "case %d accepted", _i);
-    ck_assert_msg (strstr (last_error, c->msg) != NULL,
-                   "case %d: message '%s' lacks '%s'", _i, last_error, c->msg);
-  }
-  else {
-    ck_assert_msg (r == 0, "case %d refused: %s", _i, last_error);
+  if (check_cmd (&cmds[_i], _i, &o)) {
     ck_assert_int_eq (o.mode, MODE_NFS);
     options_free (&o);
   }

@@ -12,6 +12,7 @@
 
 #include <check.h>
 
+#include "cmdcase.h"
 #include "options.h"
 #include "unit.h"
 #include "state.h"
@@ -111,11 +112,6 @@ START_TEST (describe)
 END_TEST
 
 /* A command line of up to 10 words, then the expected result. */
-struct cmd {
-  const char *argv[10];
-  const char *msg;              /* NULL: accepted */
-};
-
 static const struct cmd cmds[] = {
   { { "donor" }, NULL },
   { { "donor", "/dev/nbd3" }, NULL },
@@ -163,26 +159,10 @@ static const struct cmd cmds[] = {
 
 START_TEST (cmd_table)
 {
-  const struct cmd *c = &cmds[_i];
-  char *argv[12];
   struct options o;
-  int argc = 0, r;
 
-  argv[argc++] = (char *) "dram-attach";
-  while (argc < 11 && c->argv[argc - 1])
-    argv[argc] = (char *) c->argv[argc - 1], argc++;
-  argv[argc] = NULL;
-  clear_error ();
-  r = options_parse (argc, argv, &o);
-  if (c->msg) {
-    ck_assert_msg (r == -1, "case %d accepted", _i);
-    ck_assert_msg (strstr (last_error, c->msg) != NULL,
-                   "case %d: message '%s' lacks '%s'", _i, last_error, c->msg);
-  }
-  else {
-    ck_assert_msg (r == 0, "case %d refused: %s", _i, last_error);
+  if (check_cmd (&cmds[_i], _i, &o))
     options_free (&o);
-  }
 }
 END_TEST
 
