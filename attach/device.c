@@ -42,25 +42,30 @@ sysfs_exists (int index, const char *attr)
   return access (path, F_OK) == 0;
 }
 
+void
+load_module (const char *name)
+{
+  pid_t pid = fork ();
+  int status;
+
+  if (pid == -1)
+    return;
+  if (pid == 0) {
+    execlp ("modprobe", "modprobe", "-q", name, (char *) NULL);
+    _exit (127);
+  }
+  while (waitpid (pid, &status, 0) == -1 && errno == EINTR)
+    ;
+}
+
 bool
 nbd_driver_present (bool load)
 {
-  pid_t pid;
-  int status;
-
   if (access ("/sys/module/nbd", F_OK) == 0)
     return true;
   if (!load)
     return false;
-  pid = fork ();
-  if (pid == -1)
-    return false;
-  if (pid == 0) {
-    execlp ("modprobe", "modprobe", "-q", "nbd", (char *) NULL);
-    _exit (127);
-  }
-  if (waitpid (pid, &status, 0) == -1)
-    return false;
+  load_module ("nbd");
   return access ("/sys/module/nbd", F_OK) == 0;
 }
 

@@ -9,6 +9,12 @@
 /* "/dev/nbd12" → 12; -1 after reporting for anything else. */
 extern int nbd_device_index (const char *dev);
 
+/* Runs "modprobe -q NAME" and waits for it.  Whether it worked is not
+ * said (the module may be built in, or missing): callers check for what
+ * they need.
+ */
+extern void load_module (const char *name);
+
 /* Whether the kernel's nbd driver is there; with LOAD, modprobe it
  * first when it is not.  Quiet: callers say what it means.
  */

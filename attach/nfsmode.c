@@ -28,11 +28,11 @@
 #include <sys/statvfs.h>
 #include <sys/swap.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 
 #include <libmount.h>
 
 #include "attach.h"
+#include "device.h"
 #include "fstab.h"
 #include "human.h"
 #include "modes.h"
@@ -58,24 +58,6 @@ struct plan {
 };
 
 /* --- checks ----------------------------------------------------------- */
-
-/* Runs "modprobe -q NAME"; whether it worked does not matter here (the
- * module may be built in): the caller checks what it needs.
- */
-static void
-modprobe (const char *name)
-{
-  pid_t pid = fork ();
-  int status;
-
-  if (pid == -1)
-    return;
-  if (pid == 0) {
-    execlp ("modprobe", "modprobe", "-q", name, (char *) NULL);
-    _exit (127);
-  }
-  waitpid (pid, &status, 0);
-}
 
 /* Whether FSTYPE is in /proc/filesystems. */
 static bool
@@ -104,10 +86,10 @@ check_nfs_client (const struct nfs_version *v, const char *fstype)
   char path[64];
 
   if (!fs_listed (fstype))
-    modprobe ("nfs");
+    load_module ("nfs");
   snprintf (path, sizeof path, "/sys/module/%s", proto);
   if (access (path, F_OK) == -1)
-    modprobe (proto);
+    load_module (proto);
   if (!fs_listed (fstype)) {
     dram_error ("this kernel has no NFS client: no '%s' in "
                 "/proc/filesystems, and modprobe nfs did not add it",

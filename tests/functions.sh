@@ -33,6 +33,19 @@ requires ()
   done
 }
 
+# Whether nfs-ganesha's VFS FSAL (what dram-donate-nfs exports with) is
+# installed.
+ganesha_has_vfs ()
+{
+  local f
+  for f in /usr/lib/*/ganesha/libfsalvfs.so /usr/lib64/ganesha/libfsalvfs.so \
+           /usr/lib/ganesha/libfsalvfs.so; do
+    [ -e "$f" ] && return 0
+  done
+  return 1
+}
+no_ganesha_vfs="nfs-ganesha's VFS FSAL is not installed (scripts/install-deps installs nfs-ganesha-vfs)"
+
 requires_root ()
 {
   [ "$(id -u)" -eq 0 ] || skip "this test must run as root"

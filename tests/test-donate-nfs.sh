@@ -10,13 +10,7 @@ set -e -x
 
 requires ganesha.nfsd nfs-ls nfs-cp findmnt mountpoint ss "$NBDKIT"
 requires_root
-vfs=
-for f in /usr/lib/*/ganesha/libfsalvfs.so /usr/lib64/ganesha/libfsalvfs.so \
-         /usr/lib/ganesha/libfsalvfs.so; do
-  [ -e "$f" ] && vfs=$f
-done
-[ -n "$vfs" ] ||
-  skip "nfs-ganesha's VFS FSAL is not installed (scripts/install-deps installs nfs-ganesha-vfs)"
+ganesha_has_vfs || skip "$no_ganesha_vfs"
 donate=$abs_top_srcdir/scripts/dram-donate-nfs
 make_tmpdir
 export DRAM_RUNDIR=$tmpdir/run DRAM_FSTAB=$tmpdir/fstab

@@ -23,13 +23,7 @@ if [ "$(vm_kernel_config NFS_FS)" = n ] || [ "$(vm_kernel_config NFS_V4)" = n ];
 fi
 [ "$(vm_kernel_config NFS_SWAP)" = y ] ||
   vm_skip "kernel $VM_KERNEL_VERSION cannot swap over NFS (no CONFIG_NFS_SWAP)"
-vfs=
-for f in /usr/lib/*/ganesha/libfsalvfs.so /usr/lib64/ganesha/libfsalvfs.so \
-         /usr/lib/ganesha/libfsalvfs.so; do
-  [ -e "$f" ] && vfs=$f
-done
-[ -n "$vfs" ] ||
-  vm_skip "nfs-ganesha's VFS FSAL is not installed (scripts/install-deps installs nfs-ganesha-vfs)"
+ganesha_has_vfs || vm_skip "$no_ganesha_vfs"
 
 attach=$abs_top_builddir/attach/dram-attach
 donate=$abs_top_srcdir/scripts/dram-donate-nfs
