@@ -20,6 +20,7 @@
 #include "attach.h"
 #include "device.h"
 #include "donor.h"
+#include "health.h"
 #include "human.h"
 #include "modes.h"
 #include "report.h"
@@ -281,15 +282,27 @@ detach_run (const char *what)
   return worst;
 }
 
-/* The connection as the front-end sees it. */
+/* The connection as the front-end sees it, and as the resident
+ * process that carries it says (H, zeroed when there is none).
+ */
 static const char *
-connection_state (const struct attach_state *st)
+connection_state (const struct attach_state *st, struct health_report *h)
 {
+  const char *s;
+
+  memset (h, 0, sizeof *h);
   if (strcmp (st->mode, "fuse") == 0)
-    return fusemode_state (st);
-  if (strcmp (st->mode, "nfs") == 0)
-    return nfsmode_state (st);
-  return nbdmode_state (st);
+    s = fusemode_state (st);
+  else if (strcmp (st->mode, "nfs") == 0)
+    s = nfsmode_state (st);
+  else
+    s = nbdmode_state (st);
+  if (st->health[0] == '\0' || health_read (st->health, h) == -1) {
+    memset (h, 0, sizeof *h);
+    return s;
+  }
+  /* The process knows better while it is there. */
+  return strcmp (s, "connected") == 0 ? h->state : s;
 }
 
 static void
@@ -311,6 +324,9 @@ static void
 status_json_one (const struct attach_state *st, bool active, uint64_t used,
                  int prio, bool first)
 {
+  struct health_report h;
+  const char *state = connection_state (st, &h);
+
   printf ("%s\n  {\"device\": ", first ? "" : ",");
   json_string (st->device);
   printf (", \"mode\": ");
@@ -327,7 +343,9 @@ status_json_one (const struct attach_state *st, bool active, uint64_t used,
           st->connections, st->tls[0] ? st->tls : "none");
   json_string (st->handover);
   printf (", \"state\": ");
-  json_string (connection_state (st));
+  json_string (state);
+  printf (", \"reconnects\": %u, \"last_error\": ", h.reconnects);
+  json_string (h.last_error);
   printf (", \"uuid\": ");
   json_string (st->uuid);
   printf (", \"attached_at\": %" PRId64 "}", st->attached_at);
@@ -336,6 +354,8 @@ status_json_one (const struct attach_state *st, bool active, uint64_t used,
 int
 status_run (bool json)
 {
+  struct health_report h;
+  const char *state;
   struct attach_state st;
   char **list, size[32], used_s[32], prio_s[16];
   uint64_t used;
@@ -349,8 +369,8 @@ status_run (bool json)
   if (json)
     printf ("[");
   else if (n > 0)
-    printf ("%-12s %-5s %-24s %8s %8s %5s %5s %s\n", "DEVICE", "MODE",
-            "DONOR", "SIZE", "USED", "PRIO", "CONNS", "STATE");
+    printf ("%-12s %-5s %-24s %8s %8s %5s %5s %6s %s\n", "DEVICE", "MODE",
+            "DONOR", "SIZE", "USED", "PRIO", "CONNS", "RECONN", "STATE");
   for (i = 0; i < n; i++) {
     if (state_load (list[i], &st) != 0) {
       r = EXIT_REFUSED;
@@ -372,10 +392,13 @@ status_run (bool json)
       snprintf (used_s, sizeof used_s, "-");
       snprintf (prio_s, sizeof prio_s, "-");
     }
-    printf ("%-12s %-5s %-24s %8s %8s %5s %5u %s%s%s\n", st.device,
+    state = connection_state (&st, &h);
+    printf ("%-12s %-5s %-24s %8s %8s %5s %5u %6u %s%s%s\n", st.device,
             st.mode, st.donor, size, used_s, prio_s, st.connections,
-            connection_state (&st), st.tls[0] ? ", " : "",
+            h.reconnects, state, st.tls[0] ? ", " : "",
             tls_name (st.tls, ""));
+    if (h.last_error[0])
+      printf ("%-12s last error: %s\n", "", h.last_error);
   }
   if (json)
     printf ("%s]\n", n ? "\n" : "");

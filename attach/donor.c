@@ -7,9 +7,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/nbd.h>
 
@@ -59,7 +61,8 @@ remote_tcp (const struct target *t)
 
 /* libnbd's last error, with a hint for the refusals operators meet. */
 static void
-report_nbd_error (const struct donor *d, const struct options *o)
+describe_nbd_error (const struct donor *d, const struct options *o,
+                    char *buf, size_t len)
 {
   const char *msg = nbd_get_error ();
   int err = nbd_get_errno ();
@@ -74,51 +77,109 @@ report_nbd_error (const struct donor *d, const struct options *o)
            "name)";
   else if (err == ENOENT)
     hint = " (check the export name)";
-  dram_error ("donor %s: %s%s", d->name, msg, hint);
+  snprintf (buf, len, "donor %s: %s%s", d->name, msg, hint);
 }
 
+/* Runs the handshake started on H for at most TIMEOUT ms (-1: no
+ * limit).  Returns 0, or -1 with libnbd's error set or ETIMEDOUT.
+ */
+static int
+finish_handshake (struct nbd_handle *h, int timeout)
+{
+  struct timespec end, now;
+  int left = timeout, r;
+
+  clock_gettime (CLOCK_MONOTONIC, &end);
+  end.tv_sec += timeout / 1000;
+  end.tv_nsec += timeout % 1000 * 1000000L;
+  if (end.tv_nsec >= 1000000000L) {
+    end.tv_sec++;
+    end.tv_nsec -= 1000000000L;
+  }
+  while (nbd_aio_is_connecting (h)) {
+    if (timeout >= 0) {
+      clock_gettime (CLOCK_MONOTONIC, &now);
+      left = (end.tv_sec - now.tv_sec) * 1000 +
+             (end.tv_nsec - now.tv_nsec) / 1000000;
+      if (left <= 0) {
+        errno = ETIMEDOUT;
+        return -1;
+      }
+    }
+    r = nbd_poll (h, left);
+    if (r == -1)
+      return -1;
+  }
+  return nbd_aio_is_ready (h) ? 0 : -1;
+}
+
+/* Connects once, giving up after TIMEOUT ms (-1: no limit).  Returns
+ * the handle, or NULL with WHY filled.
+ */
 static struct nbd_handle *
-connect_one (const struct options *o, const struct donor *d,
-             const char *username)
+connect_one (const struct options *o, const struct donor *d, int timeout,
+             char *why, size_t len)
 {
   const struct target *t = &o->target;
   struct nbd_handle *h = nbd_create ();
   int r;
 
   if (h == NULL) {
-    dram_error ("nbd_create: %s", nbd_get_error ());
+    snprintf (why, len, "nbd_create: %s", nbd_get_error ());
     return NULL;
   }
+  /* Full info: the export description carries the region's identity. */
   if (nbd_set_request_structured_replies (h, false) == -1 ||
+      nbd_set_full_info (h, true) == -1 ||
       nbd_set_export_name (h, o->export_name ? o->export_name : "") == -1)
     goto err;
   if (o->tls_psk) {
     if (nbd_set_tls (h, LIBNBD_TLS_REQUIRE) == -1 ||
         nbd_set_tls_psk_file (h, o->tls_psk) == -1 ||
-        nbd_set_tls_username (h, username) == -1)
+        nbd_set_tls_username (h, d->username) == -1)
       goto err;
   }
 
   switch (t->transport) {
   case T_TCP:
-    r = nbd_connect_tcp (h, t->host, t->port);
+    r = nbd_aio_connect_tcp (h, t->host, t->port);
     break;
   case T_UNIX:
-    r = nbd_connect_unix (h, t->socket);
+    r = nbd_aio_connect_unix (h, t->socket);
     break;
   case T_URI:
   default:
-    r = nbd_connect_uri (h, t->uri);
+    r = nbd_aio_connect_uri (h, t->uri);
     break;
   }
   if (r == -1)
     goto err;
+  if (finish_handshake (h, timeout) == -1) {
+    if (errno == ETIMEDOUT && nbd_aio_is_connecting (h)) {
+      snprintf (why, len, "donor %s: no answer within %d s", d->name,
+                timeout / 1000);
+      nbd_close (h);
+      return NULL;
+    }
+    goto err;
+  }
   return h;
 
  err:
-  report_nbd_error (d, o);
+  describe_nbd_error (d, o, why, len);
   nbd_close (h);
   return NULL;
+}
+
+/* The region's identity in the export description, or "". */
+static void
+read_identity (struct nbd_handle *h, char *id)
+{
+  char *desc = nbd_get_export_description (h);
+
+  if (identity_from_description (desc, id) == -1)
+    id[0] = '\0';
+  free (desc);
 }
 
 /* What the first connection learnt; later ones must agree. */
@@ -138,13 +199,14 @@ read_info (struct donor *d)
   d->can_fua = nbd_can_fua (h) == 1;
   d->can_trim = nbd_can_trim (h) == 1;
   d->can_multi_conn = nbd_can_multi_conn (h) == 1;
+  read_identity (h, d->identity);
   return 0;
 }
 
 int
 donor_connect (const struct options *o, struct donor *d)
 {
-  char *username = NULL;
+  char *username = NULL, why[600];
   unsigned i;
 
   memset (d, 0, sizeof *d);
@@ -157,12 +219,19 @@ donor_connect (const struct options *o, struct donor *d)
                                : psk_first_user (o->tls_psk);
     if (username == NULL)
       return -1;
+    if ((size_t) snprintf (d->username, sizeof d->username, "%s", username)
+        >= sizeof d->username) {
+      dram_error ("--tls-psk: the user name '%s' is too long", username);
+      goto err;
+    }
   }
 
   for (i = 0; i < o->connections; i++) {
-    d->h[i] = connect_one (o, d, username);
-    if (d->h[i] == NULL)
+    d->h[i] = connect_one (o, d, -1, why, sizeof why);
+    if (d->h[i] == NULL) {
+      dram_error ("%s", why);
       goto err;
+    }
     d->session[i] = ktls_take_session ();
     d->nr++;
     if (i == 0) {
@@ -187,6 +256,31 @@ donor_connect (const struct options *o, struct donor *d)
   free (username);
   donor_close (d);
   return -1;
+}
+
+struct nbd_handle *
+donor_reconnect (const struct options *o, const struct donor *d,
+                 int timeout, bool *lost, char *why, size_t len)
+{
+  struct nbd_handle *h = connect_one (o, d, timeout, why, len);
+  char id[IDENTITY_LEN + 1];
+  int64_t size;
+
+  *lost = false;
+  if (h == NULL)
+    return NULL;
+  size = nbd_get_size (h);
+  read_identity (h, id);
+  if (strcmp (id, d->identity) != 0 || size != (int64_t) d->size) {
+    *lost = true;
+    snprintf (why, len, "donor %s now serves another region (%s, %" PRId64
+              " bytes; it was %s, %" PRIu64 " bytes): what was swapped out "
+              "there is lost", d->name, id[0] ? id : "no identity", size,
+              d->identity, d->size);
+    nbd_close (h);
+    return NULL;
+  }
+  return h;
 }
 
 uint64_t

@@ -8,6 +8,7 @@
 #include <gnutls/gnutls.h>
 #include <libnbd.h>
 
+#include "identity.h"
 #include "options.h"
 
 /* The donor as the handshake described it, and the connections to it. */
@@ -23,6 +24,8 @@ struct donor {
   gnutls_session_t session[MAX_CONNECTIONS];    /* with TLS */
   int fd[MAX_CONNECTIONS];      /* after donor_take_sockets */
   char name[300];               /* host:port or socket, for messages */
+  char identity[IDENTITY_LEN + 1];  /* the region's; "" if not published */
+  char username[256];           /* TLS: the PSK's user */
 };
 
 /* Connects OPTS->connections times, in simple-reply mode (the kernel
@@ -31,6 +34,17 @@ struct donor {
  * open.
  */
 extern int donor_connect (const struct options *opts, struct donor *d);
+
+/* One more connection to the same donor (after a connection was
+ * lost), within TIMEOUT ms, checked to be the same region: its size
+ * and identity.  Returns the connected handle, or NULL with WHY filled; *LOST is set
+ * when the donor answered with another region (the data is gone), so
+ * that trying again is pointless.
+ */
+extern struct nbd_handle *donor_reconnect (const struct options *opts,
+                                           const struct donor *d,
+                                           int timeout, bool *lost,
+                                           char *why, size_t len);
 
 /* The NBD transmission flags to give the kernel. */
 extern uint64_t donor_kernel_flags (const struct donor *d);

@@ -10,6 +10,13 @@
  * it and one to finish it.  The loop is woken (eventfd) only when
  * libnbd could not send everything and the loop must wait for the
  * socket to take more, or to stop.  Nothing is allocated per request.
+ *
+ * When the connection dies, libnbd fails what was in flight with
+ * ENOTCONN.  With a way to reconnect, those requests are not finished
+ * but parked (a lock-free list), and so is every request issued while
+ * the connection is down; the loop makes a new connection to the same
+ * region and sends them all again.  Swap writes may be repeated: a
+ * write is idempotent, and nothing else was waiting for it.
  */
 
 #include <config.h>
@@ -17,9 +24,12 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
 
@@ -30,15 +40,26 @@
 #include "report.h"
 #include "resident.h"
 
+#define FIRST_RETRY_MS 250
+#define MAX_RETRY_MS 5000
+#define ATTEMPT_MS 10000        /* one connection attempt at most */
+
+enum conn_state { UP, DOWN, FAILED };
+
 struct engine_conn {
   struct nbd_handle *h;
   struct engine_source src;
   bool has_src;
+  struct engine_reconnect rc;
+  bool has_rc;
   int wake;                     /* eventfd: look again at the handle */
   atomic_bool stopping;
-  atomic_bool dead;
+  _Atomic enum conn_state state;
+  atomic_uint issuers;          /* threads inside nbd_aio_* on h */
   atomic_uint in_flight;
+  _Atomic (struct engine_req *) parked;
   bool src_done;                /* the loop's thread only */
+  char lost_why[300];           /* the loop's thread only */
   pthread_t thread;
 };
 
@@ -58,33 +79,68 @@ wake_loop (struct engine_conn *c)
     abort ();                   /* an eventfd write cannot fail here */
 }
 
+/* From any thread: R waits for the connection to come back. */
+static void
+park (struct engine_conn *c, struct engine_req *r)
+{
+  struct engine_req *head = atomic_load (&c->parked);
+
+  do
+    r->next = head;
+  while (!atomic_compare_exchange_weak (&c->parked, &head, r));
+}
+
+static struct engine_req *
+take_parked (struct engine_conn *c)
+{
+  return atomic_exchange (&c->parked, NULL);
+}
+
+/* A request that failed with the connection, not by the donor's
+ * answer, so that a new connection can carry it.  A donor can answer
+ * only with the errors NBD has words for (ESHUTDOWN: it is going away);
+ * anything else (ENOTCONN, EPIPE, ECONNRESET...) is the transport's.
+ */
+static bool
+retryable (const struct engine_conn *c, int err)
+{
+  if (!c->has_rc)
+    return false;
+  switch (err) {
+  case EPERM: case EIO: case ENOMEM: case EINVAL: case ENOSPC:
+  case EOVERFLOW: case ENOTSUP:
+    return false;
+  default:
+    return true;
+  }
+}
+
 static int
 completed (void *opaque, int *error)
 {
   struct engine_req *r = opaque;
+  struct engine_conn *c = r->conn;
 
-  atomic_fetch_sub (&r->conn->in_flight, 1);
+  atomic_fetch_sub (&c->in_flight, 1);
+  if (*error && retryable (c, *error)) {
+    /* libnbd's lock is held: the loop looks at the handle later. */
+    park (c, r);
+    wake_loop (c);
+    return 1;
+  }
   finish (r, *error);
   return 1;                     /* retire the command */
 }
 
-void
-engine_issue (struct engine_conn *c, struct engine_req *r)
+/* Sends R on the handle; the caller is counted in issuers. */
+static void
+send_now (struct engine_conn *c, struct engine_req *r)
 {
   nbd_completion_callback cb = { .callback = completed, .user_data = r };
   uint32_t flags = r->fua ? LIBNBD_CMD_FLAG_FUA : 0;
   int64_t cookie;
+  int err;
 
-  r->conn = c;
-  if (r->type != NBD_CMD_READ && r->type != NBD_CMD_WRITE &&
-      r->type != NBD_CMD_FLUSH && r->type != NBD_CMD_TRIM) {
-    finish (r, EINVAL);
-    return;
-  }
-  if (atomic_load (&c->dead)) {
-    finish (r, ENOTCONN);
-    return;
-  }
   /* Counted first: the reply may come before nbd_aio_* returns. */
   atomic_fetch_add (&c->in_flight, 1);
   switch (r->type) {
@@ -104,8 +160,15 @@ engine_issue (struct engine_conn *c, struct engine_req *r)
   if (cookie == -1) {
     /* Not started, so libnbd will not call back. */
     atomic_fetch_sub (&c->in_flight, 1);
+    err = nbd_get_errno () ? nbd_get_errno () : EIO;
+    if (c->has_rc && (nbd_aio_is_dead (c->h) || nbd_aio_is_closed (c->h) ||
+                      retryable (c, err))) {
+      park (c, r);
+      wake_loop (c);
+      return;
+    }
     dram_error ("donor: %s", nbd_get_error ());
-    finish (r, nbd_get_errno () ? nbd_get_errno () : EIO);
+    finish (r, err);
     return;
   }
   /* Part of it still to send: the loop must wait for the socket. */
@@ -114,15 +177,162 @@ engine_issue (struct engine_conn *c, struct engine_req *r)
     wake_loop (c);
 }
 
+void
+engine_issue (struct engine_conn *c, struct engine_req *r)
+{
+  r->conn = c;
+  if (r->type != NBD_CMD_READ && r->type != NBD_CMD_WRITE &&
+      r->type != NBD_CMD_FLUSH && r->type != NBD_CMD_TRIM) {
+    finish (r, EINVAL);
+    return;
+  }
+  /* Announced before looking at the state: the loop changes the
+   * handle only after setting DOWN and seeing no issuer.
+   */
+  atomic_fetch_add (&c->issuers, 1);
+  switch (atomic_load (&c->state)) {
+  case UP:
+    send_now (c, r);
+    break;
+  case DOWN:
+    park (c, r);
+    wake_loop (c);
+    break;
+  case FAILED:
+    finish (r, c->has_rc ? EIO : ENOTCONN);
+    break;
+  }
+  atomic_fetch_sub (&c->issuers, 1);
+}
+
+/* On the loop's thread: requests parked while UP (a race with the
+ * death, or a send that found the handle dead before the loop did) go
+ * out again; once FAILED they fail.
+ */
+static void
+flush_parked (struct engine_conn *c)
+{
+  struct engine_req *r = take_parked (c), *next;
+  enum conn_state s = atomic_load (&c->state);
+
+  for (; r; r = next) {
+    next = r->next;
+    if (s == FAILED)
+      finish (r, EIO);
+    else if (s == DOWN)
+      park (c, r);
+    else {
+      atomic_fetch_add (&c->issuers, 1);
+      send_now (c, r);
+      atomic_fetch_sub (&c->issuers, 1);
+    }
+  }
+}
+
 static void
 check_dead (struct engine_conn *c)
 {
-  if (atomic_load (&c->dead) ||
+  if (atomic_load (&c->state) != UP ||
       !(nbd_aio_is_dead (c->h) || nbd_aio_is_closed (c->h)))
     return;
-  /* libnbd has failed whatever was in flight. */
-  dram_error ("lost the donor: %s", nbd_get_error ());
-  atomic_store (&c->dead, true);
+  /* libnbd has failed (or, with a way back, we parked) what was in
+   * flight.
+   */
+  snprintf (c->lost_why, sizeof c->lost_why, "lost the donor: %s",
+            nbd_get_error ());
+  dram_error ("%s", c->lost_why);
+  atomic_store (&c->state, c->has_rc ? DOWN : FAILED);
+  if (c->has_rc)
+    health_lost (c->rc.health, c->lost_why);
+}
+
+static int64_t
+now_ms (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * INT64_C (1000) + ts.tv_nsec / 1000000;
+}
+
+/* Sleeps MS, or less if told to stop. */
+static void
+pause_ms (struct engine_conn *c, int64_t ms)
+{
+  struct pollfd pfd = { .fd = c->wake, .events = POLLIN };
+  int64_t end = now_ms () + ms;
+  uint64_t v;
+
+  while (!atomic_load (&c->stopping) && ms > 0) {
+    if (poll (&pfd, 1, ms) == 1 && read (c->wake, &v, sizeof v) == -1)
+      break;
+    ms = end - now_ms ();
+  }
+}
+
+static void
+give_up (struct engine_conn *c, const char *why)
+{
+  atomic_store (&c->state, FAILED);
+  dram_error ("%s; failing this device's requests from now on", why);
+  health_failed (c->rc.health, why);
+  flush_parked (c);
+}
+
+/* On the loop's thread, the connection being DOWN: makes a new one
+ * with backoff, until it works, the region turns out lost, time runs
+ * out, or the engine is stopped.
+ */
+static void
+reconnect (struct engine_conn *c)
+{
+  int64_t start = now_ms (), end = start + c->rc.give_up * INT64_C (1000);
+  int64_t delay = FIRST_RETRY_MS, left;
+  struct nbd_handle *h;
+  unsigned attempts = 0;
+  char why[600], msg[800];
+  bool lost;
+
+  /* Nobody else may be inside the old handle when it is closed. */
+  while (atomic_load (&c->issuers) > 0)
+    sched_yield ();
+  nbd_close (c->h);
+  c->h = NULL;
+
+  for (;;) {
+    if (atomic_load (&c->stopping)) {
+      give_up (c, "stopped while reconnecting to the donor");
+      return;
+    }
+    left = end - now_ms ();
+    if (left <= 0) {
+      snprintf (msg, sizeof msg, "gave up reconnecting to the donor after "
+                "%u s (%u attempts): %s", c->rc.give_up, attempts,
+                attempts ? why : c->lost_why);
+      give_up (c, msg);
+      return;
+    }
+    attempts++;
+    h = c->rc.connect (c->rc.opaque, left < ATTEMPT_MS ? left : ATTEMPT_MS,
+                       &lost, why, sizeof why);
+    if (h) {
+      c->h = h;
+      atomic_store (&c->state, UP);
+      dram_error ("reconnected to the donor after %.1f s (%u attempts)",
+                  (now_ms () - start) / 1000.0, attempts);
+      health_back (c->rc.health);
+      flush_parked (c);
+      return;
+    }
+    if (lost) {
+      give_up (c, why);
+      return;
+    }
+    dram_debug ("reconnecting: %s", why);
+    left = end - now_ms ();
+    pause_ms (c, delay < left ? delay : left);
+    delay = delay * 2 < MAX_RETRY_MS ? delay * 2 : MAX_RETRY_MS;
+  }
 }
 
 static void *
@@ -130,24 +340,31 @@ loop (void *arg)
 {
   struct engine_conn *c = arg;
   struct pollfd pfd[3];
+  enum conn_state s;
   unsigned dir;
   uint64_t v;
   nfds_t n;
-  bool stopping, dead;
+  bool stopping;
 
   prefault_stack ();
   for (;;) {
+    s = atomic_load (&c->state);
+    if (s == DOWN) {
+      reconnect (c);
+      continue;
+    }
+    if (atomic_load (&c->parked))
+      flush_parked (c);
     stopping = atomic_load (&c->stopping) || c->src_done;
     if (stopping && atomic_load (&c->in_flight) == 0)
       break;
-    dead = atomic_load (&c->dead);
     /* With a source the loop exists for it: a dead donor ends it. */
-    if (dead && c->has_src)
+    if (s == FAILED && c->has_src)
       break;
 
     pfd[0] = (struct pollfd) { .fd = c->wake, .events = POLLIN };
     pfd[1] = (struct pollfd) { .fd = -1 };
-    if (!dead) {
+    if (s == UP) {
       pfd[1].fd = nbd_aio_get_fd (c->h);
       dir = nbd_aio_get_direction (c->h);
       pfd[1].events = (dir & LIBNBD_AIO_DIRECTION_READ ? POLLIN : 0) |
@@ -167,23 +384,26 @@ loop (void *arg)
     }
     if (pfd[0].revents & POLLIN && read (c->wake, &v, sizeof v) == -1)
       dram_error ("eventfd: %m");
-    /* Reading first: a reply is for an older command than any write. */
-    if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
-      nbd_aio_notify_read (c->h);
-    else if (pfd[1].revents & POLLOUT)
-      nbd_aio_notify_write (c->h);
-    check_dead (c);
+    if (s == UP) {
+      /* Reading first: a reply is for an older command than any write. */
+      if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
+        nbd_aio_notify_read (c->h);
+      else if (pfd[1].revents & POLLOUT)
+        nbd_aio_notify_write (c->h);
+      check_dead (c);
+    }
     if (n == 3 && pfd[2].revents & (POLLIN | POLLHUP | POLLERR) &&
         c->src.readable (c->src.opaque) == -1)
       c->src_done = true;
   }
-  if (!atomic_load (&c->dead) && nbd_aio_is_ready (c->h))
+  if (c->h && atomic_load (&c->state) == UP && nbd_aio_is_ready (c->h))
     nbd_shutdown (c->h, 0);
   return NULL;
 }
 
 struct engine_conn *
-engine_start (struct nbd_handle *h, const struct engine_source *src)
+engine_start (struct nbd_handle *h, const struct engine_source *src,
+              const struct engine_reconnect *rc)
 {
   struct engine_conn *c = calloc (1, sizeof *c);
 
@@ -195,6 +415,10 @@ engine_start (struct nbd_handle *h, const struct engine_source *src)
   if (src) {
     c->src = *src;
     c->has_src = true;
+  }
+  if (rc && rc->give_up > 0) {
+    c->rc = *rc;
+    c->has_rc = true;
   }
   c->wake = eventfd (0, EFD_CLOEXEC);
   if (c->wake == -1) {
@@ -217,7 +441,8 @@ engine_wait (struct engine_conn *c)
 {
   pthread_join (c->thread, NULL);
   close (c->wake);
-  nbd_close (c->h);
+  if (c->h)
+    nbd_close (c->h);
   free (c);
 }
 

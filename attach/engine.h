@@ -3,9 +3,12 @@
 #define DRAM_ENGINE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <libnbd.h>
+
+#include "health.h"
 
 struct engine_conn;
 
@@ -22,6 +25,23 @@ struct engine_req {
   void *opaque;
   /* The engine's. */
   struct engine_conn *conn;
+  struct engine_req *next;      /* while waiting for a reconnect */
+};
+
+/* How a connection that dies comes back.  CONNECT makes a new handle
+ * to the same region within TIMEOUT_MS, or returns NULL with WHY
+ * filled, setting *LOST when the donor's region is not the one written
+ * (trying again is pointless).  Requests in flight when the connection
+ * died, and new ones, wait and are sent again on the new connection,
+ * for at most GIVE_UP seconds; after that, or when the region is lost,
+ * they fail with EIO, and so does every later request.
+ */
+struct engine_reconnect {
+  struct nbd_handle *(*connect) (void *opaque, int timeout_ms, bool *lost,
+                                 char *why, size_t len);
+  void *opaque;
+  unsigned give_up;             /* seconds */
+  struct health *health;        /* may be NULL */
 };
 
 /* Something else the loop polls besides the donor: the TLS proxy's
@@ -36,10 +56,13 @@ struct engine_source {
 };
 
 /* Starts the thread that drives H (which it owns from now on).
- * SOURCE may be NULL.  Returns NULL after reporting.
+ * SOURCE and RECONNECT may be NULL (without RECONNECT a lost
+ * connection fails its requests with ENOTCONN).  Returns NULL after
+ * reporting.
  */
 extern struct engine_conn *engine_start (struct nbd_handle *h,
-                                         const struct engine_source *source);
+                                         const struct engine_source *source,
+                                         const struct engine_reconnect *rc);
 
 /* From any thread: sends REQ to the donor now, without waiting for the
  * reply.  REQ (and its buffer) must stay valid until its done ()

@@ -88,13 +88,14 @@ unmount (const char *mountpoint)
 
 /* The resident FUSE server: never returns. */
 static void __attribute__ ((noreturn))
-server (struct donor *d, const char *mountpoint, int ready)
+server (const struct options *o, struct donor *d, const char *mountpoint,
+        const char *health, int ready)
 {
   if (leave_session () == -1)
     _exit (EXIT_FAILURE);
   /* Until it is serving, what goes wrong reaches the user's terminal. */
-  _exit (fuse_server_run (d, mountpoint, ready) == 0 ? EXIT_SUCCESS
-                                                    : EXIT_FAILURE);
+  _exit (fuse_server_run (o, d, mountpoint, health, ready) == 0
+         ? EXIT_SUCCESS : EXIT_FAILURE);
 }
 
 /* Waits for the server to say it serves, or to die.  */
@@ -144,6 +145,11 @@ attach_fuse (const struct options *o)
     dram_error ("%s: %m", mountpoint);
     goto out_close;
   }
+  if ((size_t) snprintf (st.health, sizeof st.health, "%s.health",
+                        mountpoint) >= sizeof st.health) {
+    dram_error ("DRAM_RUNDIR is too long");
+    goto out_rmdir;
+  }
   if (pipe2 (ready, O_CLOEXEC) == -1) {
     dram_error ("pipe: %m");
     goto out_rmdir;
@@ -157,7 +163,7 @@ attach_fuse (const struct options *o)
   }
   if (pid == 0) {
     close (ready[0]);
-    server (&d, mountpoint, ready[1]);
+    server (o, &d, mountpoint, st.health, ready[1]);
   }
   close (ready[1]);
   /* The server has the connections; closing ours sends nothing. */
@@ -196,6 +202,7 @@ attach_fuse (const struct options *o)
  out_stop:
   stop_helper (pid);
  out_rmdir:
+  unlink (st.health);
   rmdir (mountpoint);
  out_close:
   donor_close (&d);
@@ -208,6 +215,8 @@ detach_fuse (const struct attach_state *st)
   if (loop_detach (st->device) == -1 || unmount (st->mountpoint) == -1)
     return -1;
   stop_helper (st->pid);
+  if (st->health[0])
+    unlink (st->health);
   if (rmdir (st->mountpoint) == -1 && errno != ENOENT) {
     dram_error ("%s: %m", st->mountpoint);
     return -1;

@@ -541,9 +541,38 @@ new_session (const char *fsname)
   return fuse_session_new (&args, &ops, sizeof ops, NULL);
 }
 
-int
-fuse_server_run (struct donor *d, const char *mountpoint, int ready_fd)
+static const struct options *opts;
+static struct donor *donor;
+
+/* On a connection's thread, after the donor was lost. */
+static struct nbd_handle *
+reconnect (void *opaque, int timeout, bool *lost, char *why, size_t len)
 {
+  return donor_reconnect (opts, donor, timeout, lost, why, len);
+}
+
+/* Reconnecting is safe only to a donor that names its region. */
+static unsigned
+reconnect_time (const struct options *o, const struct donor *d)
+{
+  if (o->reconnect_timeout == 0)
+    return 0;
+  if (d->identity[0] == '\0') {
+    dram_error ("warning: donor %s does not name its region (not the dram "
+                "plugin?): a lost connection will not be remade, since "
+                "dram-attach could not tell whether the data survived",
+                d->name);
+    return 0;
+  }
+  return o->reconnect_timeout;
+}
+
+int
+fuse_server_run (const struct options *o, struct donor *d,
+                 const char *mountpoint, const char *health_path,
+                 int ready_fd)
+{
+  struct engine_reconnect rc = { .connect = reconnect };
   struct fuse_session *se;
   sigset_t stop_signals;
   char fsname[400];
@@ -552,6 +581,12 @@ fuse_server_run (struct donor *d, const char *mountpoint, int ready_fd)
 
   srv.size = d->size;
   srv.start = time (NULL);
+  opts = o;
+  donor = d;
+  rc.give_up = reconnect_time (o, d);
+  rc.health = health_create (health_path, d->nr);
+  if (rc.health == NULL)
+    return -1;
   snprintf (fsname, sizeof fsname, "dram:%s", d->name);
   if (alloc_slots () == -1)
     return -1;
@@ -584,7 +619,7 @@ fuse_server_run (struct donor *d, const char *mountpoint, int ready_fd)
   sigaddset (&stop_signals, SIGHUP);
   pthread_sigmask (SIG_BLOCK, &stop_signals, NULL);
   for (i = 0; i < d->nr; i++) {
-    srv.conn[i] = engine_start (d->h[i], NULL);
+    srv.conn[i] = engine_start (d->h[i], NULL, &rc);
     if (srv.conn[i] == NULL)
       goto out_stop;
     d->h[i] = NULL;             /* the engine owns it */

@@ -88,6 +88,9 @@ usage (FILE *fp, int status)
 "  -c, --connections=N     connections to the donor, 1 to %d (the donor\n"
 "                          must allow multi-conn)\n"
 "  -t, --timeout=SECONDS   kernel request timeout (default 0: wait)\n"
+"      --reconnect-timeout=SECONDS  when the donor is lost, keep trying to\n"
+"                          reconnect (to the same region) this long\n"
+"                          (default %d; 0: never)\n"
 "      --no-swap           attach the device only\n"
 "  -L, --label=LABEL       swap label (up to 15 bytes)\n"
 "      --tls-psk=FILE      TLS with this pre-shared key file\n"
@@ -107,7 +110,7 @@ usage (FILE *fp, int status)
 "      --version           the version\n"
 "\n"
 "Exit status: 0 done, 1 bad usage, 2 the donor or the kernel refused.\n"
-"See dram-attach(8).\n", MAX_CONNECTIONS);
+"See dram-attach(8).\n", MAX_CONNECTIONS, DEFAULT_RECONNECT_TIMEOUT);
   exit (status);
 }
 

@@ -236,6 +236,7 @@ options_free (struct options *o)
 enum {
   OPT_NO_SWAP = 256, OPT_TLS_PSK, OPT_TLS_USERNAME, OPT_DETACH, OPT_STATUS,
   OPT_JSON, OPT_UNIX, OPT_VERSION, OPT_PERSIST, OPT_NFS_VERSION,
+  OPT_RECONNECT_TIMEOUT,
 };
 
 static const char short_opts[] = ":c:de:hL:m:p:s:t:v";
@@ -252,6 +253,7 @@ static const struct option long_opts[] = {
   { "no-swap", no_argument, NULL, OPT_NO_SWAP },
   { "persist", no_argument, NULL, OPT_PERSIST },
   { "priority", required_argument, NULL, 'p' },
+  { "reconnect-timeout", required_argument, NULL, OPT_RECONNECT_TIMEOUT },
   { "size", required_argument, NULL, 's' },
   { "status", no_argument, NULL, OPT_STATUS },
   { "timeout", required_argument, NULL, 't' },
@@ -378,6 +380,7 @@ options_parse (int argc, char **argv, struct options *o)
   o->nfs_version.minor = -1;
   o->priority = -1;
   o->connections = 1;
+  o->reconnect_timeout = DEFAULT_RECONNECT_TIMEOUT;
   o->swap = true;
 
   optind = 0;                   /* full rescan: tests parse many times */
@@ -388,7 +391,7 @@ options_parse (int argc, char **argv, struct options *o)
       attach_opts++;
     if (!nbd_opt && (c == 'c' || c == 'e' || c == 't' || c == OPT_NO_SWAP ||
                      c == OPT_TLS_PSK || c == OPT_TLS_USERNAME ||
-                     c == OPT_UNIX))
+                     c == OPT_UNIX || c == OPT_RECONNECT_TIMEOUT))
       nbd_opt = long_name (c);
     if (!nfs_opt && (c == 's' || c == OPT_PERSIST || c == OPT_NFS_VERSION))
       nfs_opt = long_name (c);
@@ -441,6 +444,11 @@ options_parse (int argc, char **argv, struct options *o)
       if (parse_uint ("--timeout", optarg, 0, MAX_TIMEOUT, &v) == -1)
         goto out;
       o->timeout = v;
+      break;
+    case OPT_RECONNECT_TIMEOUT:
+      if (parse_uint ("--reconnect-timeout", optarg, 0, MAX_TIMEOUT, &v) == -1)
+        goto out;
+      o->reconnect_timeout = v;
       break;
     case 'v':
       o->verbose = true;

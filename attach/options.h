@@ -11,6 +11,7 @@
 #define DEFAULT_PORT "10809"
 #define MAX_CONNECTIONS 16
 #define MAX_TIMEOUT 86400
+#define DEFAULT_RECONNECT_TIMEOUT 120
 #define SWAP_LABEL_MAX 15      /* plus a NUL, as mkswap writes it */
 
 enum action { ACT_ATTACH, ACT_DETACH, ACT_STATUS, ACT_HELP, ACT_VERSION };
@@ -37,6 +38,7 @@ struct options {
   bool discard;
   unsigned connections;
   unsigned timeout;             /* seconds; 0: wait for ever */
+  unsigned reconnect_timeout;   /* seconds; 0: never reconnect */
   bool swap;                    /* false with --no-swap */
   char *label;
   char *tls_psk;

@@ -221,7 +221,7 @@ proxy_main (struct donor *d, const int *ours)
       .opaque = &conns[i],
     };
 
-    conns[i].engine = engine_start (d->h[i], &src);
+    conns[i].engine = engine_start (d->h[i], &src, NULL);
     if (conns[i].engine == NULL)
       _exit (EXIT_FAILURE);
   }

@@ -67,12 +67,12 @@ state_save (const struct attach_state *s)
            "device=%s\nmode=%s\ndonor=%s\nexport=%s\nsize=%" PRIu64 "\n"
            "connections=%u\nhandover=%s\ntls=%s\npid=%d\ndoit_pid=%d\nswap=%d\n"
            "priority=%d\ndiscard=%d\nuuid=%s\nlabel=%s\nmountpoint=%s\n"
-           "fstab=%s\nattached_at=%" PRId64 "\n",
+           "fstab=%s\nhealth=%s\nattached_at=%" PRId64 "\n",
            s->device, s->mode, s->donor, s->export_name, s->size,
            s->connections, s->handover, s->tls, (int) s->pid, (int) s->doit_pid,
            s->swap,
            s->priority, s->discard, s->uuid, s->label, s->mountpoint,
-           s->fstab, s->attached_at);
+           s->fstab, s->health, s->attached_at);
   if (fclose (fp) == EOF || rename (tmp, path) == -1) {
     dram_error ("%s: %m", path);
     unlink (tmp);
@@ -110,6 +110,7 @@ set_field (struct attach_state *s, const char *k, const char *v)
   else if (strcmp (k, "mountpoint") == 0)
     copy (s->mountpoint, sizeof s->mountpoint, v);
   else if (strcmp (k, "fstab") == 0) copy (s->fstab, sizeof s->fstab, v);
+  else if (strcmp (k, "health") == 0) copy (s->health, sizeof s->health, v);
   else if (strcmp (k, "attached_at") == 0)
     s->attached_at = strtoll (v, NULL, 10);
 }

@@ -27,6 +27,7 @@ struct attach_state {
   char label[24];
   char mountpoint[512];         /* fuse: the FUSE mount; nfs: the NFS one */
   char fstab[256];              /* nfs --persist: the fstab edited, or "" */
+  char health[512];             /* the resident process's health.h record */
   int64_t attached_at;          /* seconds since the epoch */
 };
 

@@ -270,6 +270,7 @@ open_file (struct region *r, const struct dram_params *p)
     if (check_room (r, fd, (uint64_t) st.st_blocks * 512) == -1)
       return -1;
     dram_debug ("file=%s: reusing the region it holds", path);
+    r->reused = true;
   }
   else {
     dram_error ("file=%s holds a region of %jd bytes, not size=%s "
@@ -354,7 +355,7 @@ region_open (struct region *r, const struct dram_params *p)
   case BACKING_MALLOC:
     if (r->reserve && check_available (r->size) == -1)
       goto out_close;
-    if (map_anonymous (r) == -1)
+    if (map_anonymous (r) == -1 || region_identify (r, NULL, false) == -1)
       goto out_close;
     return 0;
   case BACKING_MEMFD:
@@ -381,12 +382,16 @@ region_open (struct region *r, const struct dram_params *p)
   }
   if (r->guarded && guard_install (r->map, r->size) == -1)
     goto out_close;
+  if (region_identify (r, p->file, r->reused) == -1)
+    goto out_close;
   return 0;
 
  out_close:
   /* A file we created for this start is not a region anyone owns. */
-  if (r->created && r->path)
+  if (r->created && r->path) {
     unlink (r->path);
+    region_forget_identity (p->file);
+  }
   region_close (r);
   return -1;
 }

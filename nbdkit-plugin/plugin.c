@@ -14,6 +14,7 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
+#include "identity.h"
 #include "meminfo.h"
 #include "params.h"
 #include "peer.h"
@@ -93,6 +94,7 @@ dram_dump_plugin (void)
   printf ("dram_mlock=onfault\n");
   printf ("dram_reserve=yes\n");
   printf ("dram_remote_requires_tls=yes\n");
+  printf ("dram_region_identity=export_description\n");
 }
 
 static int
@@ -142,6 +144,18 @@ static int64_t
 dram_get_size (void *handle)
 {
   return region.size;
+}
+
+/* The region's identity (identity.h), which a reconnecting recipient
+ * checks before trusting what it reads.
+ */
+static const char *
+dram_export_description (void *handle)
+{
+  static char description[64];
+
+  identity_describe (region.id, description, sizeof description);
+  return description;
 }
 
 static int
@@ -253,6 +267,7 @@ static struct nbdkit_plugin plugin = {
   .after_fork = dram_after_fork,
   .open = dram_open,
   .get_size = dram_get_size,
+  .export_description = dram_export_description,
   .block_size = dram_block_size,
   .can_write = dram_can_yes,
   .can_flush = dram_can_yes,

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "identity.h"
 #include "params.h"
 
 /* The donated RAM.  One per nbdkit process; it outlives connections. */
@@ -19,9 +20,11 @@ struct region {
   bool reserve;
   char *path;                   /* file=, for messages */
   bool created;                 /* we created path */
+  bool reused;                  /* path held this region already */
   char *map;                    /* the whole region, MAP_SHARED or private */
   int pagemap_fd;               /* /proc/self/pagemap for malloc's extents */
   uint64_t zero_pfn;            /* the zero page's frame, 0 if hidden */
+  char id[IDENTITY_LEN + 1];    /* see identity.h */
 };
 
 /* Before nbdkit forks: every check and reservation whose failure the
@@ -36,6 +39,16 @@ extern int region_open (struct region *r, const struct dram_params *p);
 extern int region_map (struct region *r);
 
 extern void region_close (struct region *r);
+
+/* Sets R->id: for a FILE region that was reused (KEEP), the identity
+ * recorded in FILE.dram-id; otherwise a new one, recorded there for a
+ * FILE.  FILE is NULL for the other backings.  Returns -1 after
+ * reporting.
+ */
+extern int region_identify (struct region *r, const char *file, bool keep);
+
+/* Removes the record beside FILE (a region this start created). */
+extern void region_forget_identity (const char *file);
 
 extern int region_read (struct region *r, void *buf,
                         uint32_t count, uint64_t offset);

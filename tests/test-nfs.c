@@ -292,6 +292,8 @@ static const struct cmd cmds[] = {
   { { "d:/e", "/dev/nbd0" }, "--mode=nfs takes no device" },
   { { "-c", "2", "d:/e" }, "--connections is not an option of --mode=nfs" },
   { { "d:/e", "--timeout=3" }, "--timeout is not an option of --mode=nfs" },
+  { { "d:/e", "--reconnect-timeout=3" },
+    "--reconnect-timeout is not an option of --mode=nfs" },
   { { "-e", "x", "d:/e" }, "--export is not an option of --mode=nfs" },
   { { "--no-swap", "d:/e" }, "--no-swap is not an option of --mode=nfs" },
   { { "--tls-psk", "/k", "d:/e" }, "--tls-psk is not an option" },

@@ -136,6 +136,15 @@ static const struct cmd cmds[] = {
   { { "-c", "17", "d" }, "--connections: 17 is out of range (1..16)" },
   { { "-t", "86401", "d" }, "--timeout: 86401 is out of range" },
   { { "-t", "1s", "d" }, "--timeout: '1s' is not a number" },
+  { { "--reconnect-timeout", "0", "d" }, NULL },
+  { { "--reconnect-timeout=86400", "d" }, NULL },
+  { { "--reconnect-timeout=86401", "d" },
+    "--reconnect-timeout: 86401 is out of range" },
+  { { "--reconnect-timeout=1m", "d" },
+    "--reconnect-timeout: '1m' is not a number" },
+  { { "--reconnect-timeout", "-1", "d" },
+    "--reconnect-timeout: '-1' is not a number" },
+  { { "--status", "--reconnect-timeout=5" }, "--status takes no attach" },
   { { "--mode=zram", "d" }, "--mode: 'zram' is not a mode" },
   { { "--label=0123456789abcdef", "d" }, "is longer than 15 bytes" },
   { { "--bogus", "d" }, "unknown option '--bogus'" },
@@ -170,17 +179,19 @@ START_TEST (cmd_values)
 {
   char *argv[] = { "dram-attach", "-p", "5", "--discard", "-c", "4",
                    "--timeout=30", "-L", "swp", "-e", "exp",
-                   "[::1]:99", "/dev/nbd7", NULL };
+                   "--reconnect-timeout", "7", "[::1]:99", "/dev/nbd7",
+                   NULL };
   char *argv2[] = { "dram-attach", "--detach", "all", NULL };
   struct options o;
 
-  ck_assert_int_eq (options_parse (13, argv, &o), 0);
+  ck_assert_int_eq (options_parse (15, argv, &o), 0);
   ck_assert_int_eq (o.action, ACT_ATTACH);
   ck_assert_int_eq (o.mode, MODE_AUTO);
   ck_assert_int_eq (o.priority, 5);
   ck_assert (o.discard && o.swap);
   ck_assert_uint_eq (o.connections, 4);
   ck_assert_uint_eq (o.timeout, 30);
+  ck_assert_uint_eq (o.reconnect_timeout, 7);
   ck_assert_str_eq (o.label, "swp");
   ck_assert_str_eq (o.export_name, "exp");
   ck_assert_str_eq (o.target.host, "::1");
@@ -195,7 +206,9 @@ START_TEST (cmd_values)
 }
 END_TEST
 
-/* Defaults: priority -1, one connection, no timeout, swap. */
+/* Defaults: priority -1, one connection, no timeout, reconnecting for
+ * two minutes, swap.
+ */
 START_TEST (cmd_defaults)
 {
   char *argv[] = { "dram-attach", "--unix", "/s", NULL };
@@ -207,6 +220,7 @@ START_TEST (cmd_defaults)
   ck_assert_int_eq (o.priority, -1);
   ck_assert_uint_eq (o.connections, 1);
   ck_assert_uint_eq (o.timeout, 0);
+  ck_assert_uint_eq (o.reconnect_timeout, DEFAULT_RECONNECT_TIMEOUT);
   ck_assert (o.swap && !o.discard);
   ck_assert_ptr_null (o.device);
   options_free (&o);
