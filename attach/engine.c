@@ -41,7 +41,7 @@
 #include "resident.h"
 
 #define FIRST_RETRY_MS 250
-#define MAX_RETRY_MS 5000
+#define MAX_RETRY_MS 2000
 #define ATTEMPT_MS 10000        /* one connection attempt at most */
 
 enum conn_state { UP, DOWN, FAILED };
@@ -229,17 +229,32 @@ flush_parked (struct engine_conn *c)
   }
 }
 
+/* libnbd's error, when a call on the loop's thread failed: the first
+ * reason is the one worth reporting.
+ */
+static void
+note_failure (struct engine_conn *c, int r)
+{
+  const char *e = nbd_get_error ();
+
+  if (r == -1 && c->lost_why[0] == '\0' && e)
+    snprintf (c->lost_why, sizeof c->lost_why, "%s", e);
+}
+
 static void
 check_dead (struct engine_conn *c)
 {
+  char msg[sizeof c->lost_why];
+
   if (atomic_load (&c->state) != UP ||
       !(nbd_aio_is_dead (c->h) || nbd_aio_is_closed (c->h)))
     return;
   /* libnbd has failed (or, with a way back, we parked) what was in
-   * flight.
+   * flight.  (A failed send on another thread left its error there.)
    */
-  snprintf (c->lost_why, sizeof c->lost_why, "lost the donor: %s",
-            nbd_get_error ());
+  snprintf (msg, sizeof msg, "%s",
+            c->lost_why[0] ? c->lost_why : "the connection broke");
+  snprintf (c->lost_why, sizeof c->lost_why, "lost the donor: %.280s", msg);
   dram_error ("%s", c->lost_why);
   atomic_store (&c->state, c->has_rc ? DOWN : FAILED);
   if (c->has_rc)
@@ -317,6 +332,7 @@ reconnect (struct engine_conn *c)
                        &lost, why, sizeof why);
     if (h) {
       c->h = h;
+      c->lost_why[0] = '\0';
       atomic_store (&c->state, UP);
       dram_error ("reconnected to the donor after %.1f s (%u attempts)",
                   (now_ms () - start) / 1000.0, attempts);
@@ -387,9 +403,9 @@ loop (void *arg)
     if (s == UP) {
       /* Reading first: a reply is for an older command than any write. */
       if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
-        nbd_aio_notify_read (c->h);
+        note_failure (c, nbd_aio_notify_read (c->h));
       else if (pfd[1].revents & POLLOUT)
-        nbd_aio_notify_write (c->h);
+        note_failure (c, nbd_aio_notify_write (c->h));
       check_dead (c);
     }
     if (n == 3 && pfd[2].revents & (POLLIN | POLLHUP | POLLERR) &&

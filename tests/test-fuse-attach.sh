@@ -127,7 +127,7 @@ PY
 if command -v fio >/dev/null; then
   "$attach" --mode=fuse --no-swap --connections 2 --unix "$tmpdir/donor.sock"
   dev=$("$attach" --status | awk '$1 ~ /^\/dev\/loop/ { print $1 }')
-  "$attach" --status | grep -E "^$dev +fuse .* 2 +connected$"
+  "$attach" --status | grep -E "^$dev +fuse .* 2 +0 +connected$"
   fio_verify "$dev"
   "$attach" --detach "$dev"
   nothing_left

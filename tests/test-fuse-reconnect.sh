@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# dram — SPDX-License-Identifier: BSD-3-Clause
+# The module-free mode through faults, on this machine's kernel: while
+# a memory cgroup's workload of about 3 times its limit swaps to the
+# donor and verifies every byte,
+#   kill:  the donor (TLS-PSK, backing=file on tmpfs) is killed and
+#          started again 5 s later on the same port;
+#   cut:   a relay in front of the donor drops every connection and
+#          refuses new ones for 10 s;
+#   lost:  the donor comes back with backing=malloc (its RAM is new):
+#          dram-attach refuses it, the workload dies, and no byte it
+#          read was wrong.
+# --status counts the reconnects and shows the last error.
+source "${srcdir:-$(dirname "$0")}/functions.sh"
+set -e -x
+
+requires "$NBDKIT" socat losetup findmnt setsid ss
+requires_root
+[ -c /dev/fuse ] || skip "no /dev/fuse (modprobe fuse)"
+[ -c /dev/loop-control ] || skip "no loop devices (modprobe loop)"
+[ -d /dev/shm ] || skip "no /dev/shm for the donor's tmpfs file"
+attach=$abs_top_builddir/attach/dram-attach
+memverify=$abs_top_builddir/tests/memverify
+make_tmpdir
+export DRAM_RUNDIR=$tmpdir/run DRAM_ATTACH_LOG=$tmpdir/attach.log
+on_exit "'$attach' --detach all"
+region=/dev/shm/dram-test-reconnect-$$
+on_exit "rm -f '$region' '$region.dram-id'"
+swap_mib=512
+limit_mib=64
+psk=$tmpdir/keys.psk
+printf 'dram:%s\n' "$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" > "$psk"
+printf 'dram:%s\n' "$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" \
+  > "$tmpdir/wrong.psk"
+make_memcg "dram-test-$$" $limit_mib
+
+# donor PORT [NBDKIT-OPTIONS...] -- PLUGIN-ARGS: the dram plugin on
+# 127.0.0.1:PORT, pid in $tmpdir/donor.pid.
+donor ()
+{
+  local port=$1 opts=()
+  shift
+  while [ "$1" != "--" ]; do opts+=("$1"); shift; done
+  shift
+  rm -f "$tmpdir/donor.pid"
+  "$NBDKIT" -p "$port" -i 127.0.0.1 -P "$tmpdir/donor.pid" "${opts[@]}" \
+    "$DRAM_PLUGIN" "$@"
+  wait_for_file "$tmpdir/donor.pid"
+}
+on_exit "stop_pidfile '$tmpdir/donor.pid'"
+
+# The relay: its own process group, so that killing it by its saved
+# pid ends every connection it carries.
+relay ()
+{
+  setsid socat TCP-LISTEN:"$1",bind=127.0.0.1,reuseaddr,fork,nodelay \
+    TCP:127.0.0.1:"$2",nodelay &
+  echo $! > "$tmpdir/relay.pid"
+  for ((i = 0; i < 50; i++)); do
+    ss -Hltn "sport = :$1" | grep -q . && break
+    sleep 0.1
+  done
+}
+cut_relay ()
+{
+  [ -s "$tmpdir/relay.pid" ] || return 0
+  kill -- -"$(cat "$tmpdir/relay.pid")" 2>/dev/null || :
+  rm -f "$tmpdir/relay.pid"
+}
+on_exit cut_relay
+
+# SIGKILL: the donor has no chance to say goodbye.
+kill_donor ()
+{
+  local pid
+  pid=$(cat "$tmpdir/donor.pid")
+  kill -9 "$pid"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  rm -f "$tmpdir/donor.pid"
+}
+
+# Waits until DEV holds at least $2 MiB of swap (bounded).
+wait_swapped ()
+{
+  local kib
+  for ((i = 0; i < 600; i++)); do
+    kib=$(awk -v d="$1" '$1 == d { print $4 }' /proc/swaps)
+    [ "${kib:-0}" -ge $(($2 * 1024)) ] && return 0
+    kill -0 "$work" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  echo "$0: $1 never held $2 MiB of swap" >&2
+  return 1
+}
+
+# The workload, in the background: $work, its output in $tmpdir/work.
+start_work ()
+{
+  run_in_memcg "$memverify" --procs 3 --mode both --passes 2 \
+    $((limit_mib * 3)) > "$tmpdir/work" 2>&1 &
+  work=$!
+}
+
+# Waits (bounded) for the workload and for every process of it, so
+# that a child's last word is in $tmpdir/work; sets $rc.
+end_work ()
+{
+  local procs=$memcg/cgroup.procs
+  for ((i = 0; i < 6000; i++)); do
+    kill -0 "$work" 2>/dev/null || [ -s "$procs" ] || break
+    sleep 0.1
+  done
+  if kill -0 "$work" 2>/dev/null || [ -s "$procs" ]; then
+    echo "$0: the workload did not end in 10 minutes" >&2
+    xargs -r kill -9 < "$procs"
+  fi
+  rc=0
+  wait "$work" || rc=$?
+  cat "$tmpdir/work"
+}
+on_exit '[ -z "$memcg" ] || xargs -r kill -9 < "$memcg/cgroup.procs"'
+
+attached_dev ()
+{
+  awk '$1 ~ /^\/dev\/loop/ { print $1 }' /proc/swaps
+}
+
+reconnects ()
+{
+  "$attach" --status --json | sed -n 's/.*"reconnects": \([0-9]*\).*/\1/p'
+}
+
+# --- kill: TLS-PSK, the donor killed and back 5 s later ---------------
+port=$(free_port)
+donor "$port" --tls=require --tls-psk="$psk" -- size=${swap_mib}M \
+  backing=file file="$region"
+# TLS asked for: a wrong key, or a donor without TLS, is refused.
+rc=0
+"$attach" --mode=fuse --tls-psk "$tmpdir/wrong.psk" 127.0.0.1:"$port" \
+  2> "$tmpdir/err" || rc=$?
+cat "$tmpdir/err"
+[ "$rc" -eq 2 ]
+grep -q "TLS\|handshake" "$tmpdir/err"
+test -z "$(attached_dev)"
+
+"$attach" --mode=fuse --discard --tls-psk "$psk" 127.0.0.1:"$port"
+dev=$(attached_dev)
+test -n "$dev"
+[ "$(reconnects)" = 0 ]
+out0=$(vmstat_field pswpout)
+start_work
+wait_swapped "$dev" 32
+kill -0 "$work"
+kill_donor
+sleep 5
+"$attach" --status | tee "$tmpdir/status"
+grep -E "^$dev .* reconnecting" "$tmpdir/status"
+donor "$port" --tls=require --tls-psk="$psk" -- size=${swap_mib}M \
+  backing=file file="$region"
+end_work
+[ "$rc" -eq 0 ]
+grep -q "memverify: OK" "$tmpdir/work"
+! grep -q MISMATCH "$tmpdir/work"
+echo "pswpout: $(($(vmstat_field pswpout) - out0))"
+"$attach" --status | tee "$tmpdir/status"
+grep -E "^$dev .* 1 +connected" "$tmpdir/status"
+grep -q "reconnected to the donor after" "$DRAM_ATTACH_LOG"
+"$attach" --detach "$dev"
+stop_pidfile "$tmpdir/donor.pid"
+
+# --- cut: no connection to the donor for 10 s -------------------------
+dport=$(free_port)
+donor "$dport" -- size=${swap_mib}M backing=file file="$region"
+rport=$(free_port)
+relay "$rport" "$dport"
+"$attach" --mode=fuse --connections 2 127.0.0.1:"$rport"
+dev=$(attached_dev)
+start_work
+wait_swapped "$dev" 32
+kill -0 "$work"
+cut_relay
+sleep 10
+"$attach" --status | grep -E "^$dev .* reconnecting"
+relay "$rport" "$dport"
+end_work
+[ "$rc" -eq 0 ]
+grep -q "memverify: OK" "$tmpdir/work"
+! grep -q MISMATCH "$tmpdir/work"
+"$attach" --status | tee "$tmpdir/status"
+# Each of the 2 connections came back once.
+[ "$(reconnects)" -ge 2 ]
+grep -E "^$dev .* connected$" "$tmpdir/status"
+
+# --- lost: the donor returns with new RAM ------------------------------
+start_work
+wait_swapped "$dev" 32
+kill_donor
+donor "$dport" -- size=${swap_mib}M backing=malloc
+end_work
+# Killed or failed, never a wrong byte.
+[ "$rc" -ne 0 ]
+! grep -q "MISMATCH\|bad 8-byte words" "$tmpdir/work"
+"$attach" --status | tee "$tmpdir/status"
+grep -E "^$dev .* failed$" "$tmpdir/status"
+grep -q "last error: .*now serves another region" "$tmpdir/status"
+grep -q "what was swapped out there is lost" "$DRAM_ATTACH_LOG"
+"$attach" --detach "$dev"
+! grep -q '^/dev/loop' /proc/swaps
+! findmnt -rn -o TARGET | grep -q "^$DRAM_RUNDIR"
+test "$("$attach" --status --json)" = "[]"
+cat "$DRAM_ATTACH_LOG"
