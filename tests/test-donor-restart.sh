@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # dram — SPDX-License-Identifier: BSD-3-Clause
 # backing=file on a tmpfs: a donor that stops (cleanly or killed) and
-# starts again on the same file serves the same bytes.
+# starts again on the same file serves the same bytes, under the same
+# region identity (the export description); new memory has a new one.
 source "${srcdir:-$(dirname "$0")}/functions.sh"
 set -e -x
 
-requires "$NBDKIT" nbdcopy sha256sum
+requires "$NBDKIT" nbdcopy nbdinfo sha256sum
 make_tmpdir
+
+# The export description: "dram region" and 32 hex digits.
+identity ()
+{
+  nbdinfo "$uri" | sed -n 's/^[[:space:]]*description: dram region \([0-9a-f]\{32\}\)$/\1/p'
+}
 
 shm=$(mktemp -d /dev/shm/dram-test.XXXXXX)
 on_exit "rm -rf '$shm'"
@@ -14,12 +21,15 @@ head -c $((32 << 20)) /dev/urandom > "$tmpdir/data"
 
 start_nbdkit donor -- size=64M file="$shm/region"
 nbdcopy "$tmpdir/data" "$uri"
+id=$(identity)
+test -n "$id"
 
 # Clean stop, start again.
 stop_pidfile "$tmpdir/donor.pid"
 test -s "$shm/region"
 start_nbdkit donor -- size=64M file="$shm/region"
 nbdcopy "$uri" - | head -c $((32 << 20)) | cmp - "$tmpdir/data"
+test "$(identity)" = "$id"
 
 # Killed outright, start again: still there.
 kill -9 "$(cat "$tmpdir/donor.pid")"
@@ -29,6 +39,7 @@ for ((i = 0; i < 50; i++)); do
 done
 start_nbdkit donor -- size=64M file="$shm/region"
 nbdcopy "$uri" - | head -c $((32 << 20)) | cmp - "$tmpdir/data"
+test "$(identity)" = "$id"
 
 # While it runs, a second donor on the same file is refused.
 rc=0
@@ -38,3 +49,14 @@ cat "$tmpdir/out"
 test "$rc" -ne 0
 grep -qF "file=$shm/region is in use by another dram donor" "$tmpdir/out"
 nbdcopy "$uri" - | head -c $((32 << 20)) | cmp - "$tmpdir/data"
+
+# Memory that is new is a new region: another donor, and the same file
+# once its identity record is gone.
+start_nbdkit other -- size=64M
+test -n "$(identity)"
+test "$(identity)" != "$id"
+stop_pidfile "$tmpdir/donor.pid"
+rm "$shm/region.dram-id"
+start_nbdkit donor -- size=64M file="$shm/region"
+test -n "$(identity)"
+test "$(identity)" != "$id"

@@ -18,6 +18,7 @@
 
 #include <check.h>
 
+#include "identity.h"
 #include "params.h"
 #include "region.h"
 #include "unit.h"
@@ -433,6 +434,97 @@ START_TEST (file_reused)
 }
 END_TEST
 
+/* The region's identity: new for memory that is new, kept with a
+ * reused file while its record is there, new again without it.
+ */
+START_TEST (identity)
+{
+  char first[IDENTITY_LEN + 1], record[300], description[64];
+  char parsed[IDENTITY_LEN + 1];
+  struct dram_params p;
+  struct region r;
+  enum kind k;
+  FILE *fp;
+
+  snprintf (record, sizeof record, "%s.dram-id", path);
+  for (k = K_MALLOC; k <= K_DIR; k++) {
+    if (k == K_FILE)
+      continue;
+    open_kind (&r, k, SIZE);
+    ck_assert (identity_valid (r.id));
+    memcpy (first, r.id, sizeof first);
+    region_close (&r);
+    open_kind (&r, k, SIZE);
+    ck_assert_str_ne (r.id, first);
+    region_close (&r);
+  }
+
+  unlink (path);
+  unlink (record);
+  make_params (&p, K_FILE, SIZE);
+  open_region (&r, &p);
+  ck_assert (identity_valid (r.id));
+  memcpy (first, r.id, sizeof first);
+  region_close (&r);
+  ck_assert_int_eq (access (record, F_OK), 0);
+  open_region (&r, &p);
+  ck_assert_str_eq (r.id, first);
+  identity_describe (r.id, description, sizeof description);
+  ck_assert_int_eq (identity_from_description (description, parsed), 0);
+  ck_assert_str_eq (parsed, first);
+  region_close (&r);
+
+  /* A region found without its record is not trusted to be the same. */
+  unlink (record);
+  open_region (&r, &p);
+  ck_assert_str_ne (r.id, first);
+  memcpy (first, r.id, sizeof first);
+  region_close (&r);
+  /* Nor is a new file with an old record beside it. */
+  unlink (path);
+  open_region (&r, &p);
+  ck_assert_str_ne (r.id, first);
+  memcpy (first, r.id, sizeof first);
+  region_close (&r);
+  /* A record for another size is someone else's. */
+  fp = fopen (record, "w");
+  ck_assert_ptr_nonnull (fp);
+  fprintf (fp, "%s %d\n", first, 2 * SIZE);
+  ck_assert_int_eq (fclose (fp), 0);
+  open_region (&r, &p);
+  ck_assert_str_ne (r.id, first);
+  region_close (&r);
+  unlink (path);
+  unlink (record);
+}
+END_TEST
+
+/* What a recipient accepts as an identity. */
+START_TEST (identity_parse)
+{
+  static const struct {
+    const char *description;
+    int r;
+  } cases[] = {
+    { "dram region 0123456789abcdef0123456789abcdef", 0 },
+    { "dram region 0123456789abcdef0123456789abcde", -1 },
+    { "dram region 0123456789abcdef0123456789abcdef0", -1 },
+    { "dram region 0123456789ABCDEF0123456789abcdef", -1 },
+    { "dram region 0123456789abcdef0123456789abcdeg", -1 },
+    { "dram region  0123456789abcdef0123456789abcdef", -1 },
+    { "memory plugin", -1 },
+    { "", -1 },
+    { NULL, -1 },
+  };
+  char id[IDENTITY_LEN + 1];
+  size_t i;
+
+  for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    ck_assert_msg (identity_from_description (cases[i].description, id) ==
+                   cases[i].r, "case %zu", i);
+}
+END_TEST
+
 /* A file the donor created is removed again when the start fails. */
 START_TEST (file_failed_start_removed)
 {
@@ -539,6 +631,10 @@ setup (void)
 static void
 teardown (void)
 {
+  char record[300];
+
+  snprintf (record, sizeof record, "%s.dram-id", path);
+  unlink (record);
   unlink (path);
   rmdir (tmpdir);
 }
@@ -562,6 +658,8 @@ main (void)
   tcase_add_loop_test (tc, reserve, 0, NR_KINDS);
   tcase_add_test (tc, file_reused);
   tcase_add_test (tc, file_failed_start_removed);
+  tcase_add_test (tc, identity);
+  tcase_add_test (tc, identity_parse);
   tcase_add_test (tc, file_on_disk);
   tcase_add_test (tc, sigbus_guarded);
   return run_tcase ("region", tc);
