@@ -258,6 +258,21 @@ donor_connect (const struct options *o, struct donor *d)
   return -1;
 }
 
+unsigned
+donor_reconnect_time (const struct options *o, const struct donor *d)
+{
+  if (o->reconnect_timeout == 0)
+    return 0;
+  if (d->identity[0] == '\0') {
+    dram_error ("warning: donor %s does not name its region (not the dram "
+                "plugin?): a lost connection will not be remade, since "
+                "dram-attach could not tell whether the data survived",
+                d->name);
+    return 0;
+  }
+  return o->reconnect_timeout;
+}
+
 struct nbd_handle *
 donor_reconnect (const struct options *o, const struct donor *d,
                  int timeout, bool *lost, char *why, size_t len)

@@ -35,6 +35,14 @@ struct donor {
  */
 extern int donor_connect (const struct options *opts, struct donor *d);
 
+/* How long to try to reconnect when a connection is lost: OPTS's
+ * --reconnect-timeout, or 0 (with a warning) when the donor does not
+ * name its region, since then nobody could tell whether its data
+ * survived.
+ */
+extern unsigned donor_reconnect_time (const struct options *opts,
+                                      const struct donor *d);
+
 /* One more connection to the same donor (after a connection was
  * lost), within TIMEOUT ms, checked to be the same region: its size
  * and identity.  Returns the connected handle, or NULL with WHY filled; *LOST is set

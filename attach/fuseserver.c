@@ -551,22 +551,6 @@ reconnect (void *opaque, int timeout, bool *lost, char *why, size_t len)
   return donor_reconnect (opts, donor, timeout, lost, why, len);
 }
 
-/* Reconnecting is safe only to a donor that names its region. */
-static unsigned
-reconnect_time (const struct options *o, const struct donor *d)
-{
-  if (o->reconnect_timeout == 0)
-    return 0;
-  if (d->identity[0] == '\0') {
-    dram_error ("warning: donor %s does not name its region (not the dram "
-                "plugin?): a lost connection will not be remade, since "
-                "dram-attach could not tell whether the data survived",
-                d->name);
-    return 0;
-  }
-  return o->reconnect_timeout;
-}
-
 int
 fuse_server_run (const struct options *o, struct donor *d,
                  const char *mountpoint, const char *health_path,
@@ -583,7 +567,7 @@ fuse_server_run (const struct options *o, struct donor *d,
   srv.start = time (NULL);
   opts = o;
   donor = d;
-  rc.give_up = reconnect_time (o, d);
+  rc.give_up = donor_reconnect_time (o, d);
   rc.health = health_create (health_path, d->nr);
   if (rc.health == NULL)
     return -1;
