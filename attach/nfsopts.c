@@ -68,6 +68,11 @@ check_host (const char *whole, const char *host, bool bracketed)
                 whole, *p);
     return -1;
   }
+  /* Only an IPv6 address keeps its brackets when described again. */
+  if (bracketed && strchr (host, ':') == NULL) {
+    dram_error ("'%s': only an IPv6 address goes in brackets", whole);
+    return -1;
+  }
   return 0;
 }
 
@@ -100,6 +105,11 @@ check_export (const char *whole, const char *exp)
   if (*exp != '/') {
     dram_error ("'%s': the export must be an absolute path (%s)", whole,
                 usage_forms);
+    return -1;
+  }
+  /* SERVER://EXPORT, as described or as a mount source, is a URL. */
+  if (exp[1] == '/') {
+    dram_error ("'%s': the export may not start with '//'", whole);
     return -1;
   }
   if (strlen (exp) >= MAX_EXPORT) {

@@ -336,6 +336,12 @@ check_mode_options (const struct options *o, const char *nbd_opt,
                   "only, not on a swap file over NFS");
       return -1;
     }
+    if (nbd_opt && o->tls_psk) {
+      dram_error ("--tls-psk is not an option of --mode=nfs: the kernel's "
+                  "NFS client has no TLS-PSK (swap pages cross the network "
+                  "in clear text); use the nbd or fuse mode for TLS");
+      return -1;
+    }
     if (nbd_opt) {
       dram_error ("--%s is not an option of --mode=nfs", nbd_opt);
       return -1;
