@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,6 +163,22 @@ print_attached (const struct attach_state *st)
   fflush (stdout);
 }
 
+int
+wait_helper_ready (int fd, pid_t pid, const char *what)
+{
+  struct pollfd pfd = { .fd = fd, .events = POLLIN };
+  char c;
+
+  if (poll (&pfd, 1, CONNECT_WAIT * 1000) == 1 && read (fd, &c, 1) == 1)
+    return 0;
+  if (waitpid (pid, NULL, WNOHANG) == pid)
+    dram_error ("the %s could not start", what);
+  else
+    dram_error ("the %s did not start within %d seconds", what,
+                CONNECT_WAIT);
+  return -1;
+}
+
 void
 fill_state (struct attach_state *st, const char *mode,
             const struct options *o, const struct donor *d)
@@ -252,6 +269,10 @@ detach_one (const char *what)
   if (r == -1)
     return EXIT_REFUSED;
 
+  /* An nbd device's monitor first: nothing must reconnect what is
+   * being taken down.
+   */
+  stop_helper (st.monitor_pid);
   if (swap_active (NULL, st.device, NULL, NULL) && swap_off (st.device) == -1)
     return EXIT_REFUSED;
   r = detach_mode (&st);

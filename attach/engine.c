@@ -35,14 +35,11 @@
 
 #include <libnbd.h>
 
+#include "donor.h"
 #include "engine.h"
 #include "nbdproto.h"
 #include "report.h"
 #include "resident.h"
-
-#define FIRST_RETRY_MS 250
-#define MAX_RETRY_MS 2000
-#define ATTEMPT_MS 10000        /* one connection attempt at most */
 
 enum conn_state { UP, DOWN, FAILED };
 
@@ -302,7 +299,7 @@ static void
 reconnect (struct engine_conn *c)
 {
   int64_t start = now_ms (), end = start + c->rc.give_up * INT64_C (1000);
-  int64_t delay = FIRST_RETRY_MS, left;
+  int64_t delay = RECONNECT_FIRST_RETRY_MS, left;
   struct nbd_handle *h;
   unsigned attempts = 0;
   char why[600], msg[800];
@@ -328,7 +325,7 @@ reconnect (struct engine_conn *c)
       return;
     }
     attempts++;
-    h = c->rc.connect (c->rc.opaque, left < ATTEMPT_MS ? left : ATTEMPT_MS,
+    h = c->rc.connect (c->rc.opaque, left < RECONNECT_ATTEMPT_MS ? left : RECONNECT_ATTEMPT_MS,
                        &lost, why, sizeof why);
     if (h) {
       c->h = h;
@@ -347,7 +344,7 @@ reconnect (struct engine_conn *c)
     dram_debug ("reconnecting: %s", why);
     left = end - now_ms ();
     pause_ms (c, delay < left ? delay : left);
-    delay = delay * 2 < MAX_RETRY_MS ? delay * 2 : MAX_RETRY_MS;
+    delay = delay * 2 < RECONNECT_MAX_RETRY_MS ? delay * 2 : RECONNECT_MAX_RETRY_MS;
   }
 }
 

@@ -9,14 +9,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <libmount.h>
 
@@ -98,23 +97,6 @@ server (const struct options *o, struct donor *d, const char *mountpoint,
          ? EXIT_SUCCESS : EXIT_FAILURE);
 }
 
-/* Waits for the server to say it serves, or to die.  */
-static int
-wait_ready (int fd, pid_t pid)
-{
-  struct pollfd pfd = { .fd = fd, .events = POLLIN };
-  char c;
-
-  if (poll (&pfd, 1, CONNECT_WAIT * 1000) == 1 && read (fd, &c, 1) == 1)
-    return 0;
-  if (waitpid (pid, NULL, WNOHANG) == pid)
-    dram_error ("the FUSE server could not start");
-  else
-    dram_error ("the FUSE server did not start within %d seconds",
-                CONNECT_WAIT);
-  return -1;
-}
-
 int
 attach_fuse (const struct options *o)
 {
@@ -168,7 +150,7 @@ attach_fuse (const struct options *o)
   close (ready[1]);
   /* The server has the connections; closing ours sends nothing. */
   donor_close (&d);
-  if (wait_ready (ready[0], pid) == -1) {
+  if (wait_helper_ready (ready[0], pid, "FUSE server") == -1) {
     close (ready[0]);
     goto out_stop;
   }

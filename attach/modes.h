@@ -15,6 +15,10 @@
 
 /* attach.c */
 extern void stop_helper (pid_t pid);
+/* Waits for the helper PID (WHAT, for messages) to write a byte to FD,
+ * saying it serves, or to die.  Returns 0, or -1 after reporting.
+ */
+extern int wait_helper_ready (int fd, pid_t pid, const char *what);
 /* donor_connect, refusing a read-only export when swap is wanted. */
 extern int connect_donor (const struct options *o, struct donor *d);
 extern int make_swap (const struct options *o, struct attach_state *st);

@@ -7,16 +7,20 @@
 
 #include <config.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "attach.h"
 #include "device.h"
 #include "donor.h"
+#include "health.h"
 #include "ioctl.h"
 #include "modes.h"
+#include "nbdmonitor.h"
 #include "netlink.h"
 #include "proxy.h"
 #include "report.h"
@@ -45,12 +49,17 @@ use_proxy (void)
   return t && strcmp (t, "proxy") == 0;
 }
 
-/* Undoes the hand-over; the resident helpers then have nothing to do. */
+/* Undoes the hand-over; the resident helpers then have nothing to do.
+ * The monitor goes first, so that it does not reconnect what is being
+ * taken down.
+ */
 static int
-disconnect (int index, const char *handover, pid_t doit, pid_t proxy)
+disconnect (int index, const char *handover, pid_t doit, pid_t proxy,
+            pid_t monitor)
 {
   int r;
 
+  stop_helper (monitor);
   if (strcmp (handover, "ioctl") == 0)
     r = nbd_ioctl_disconnect (index);
   else {
@@ -80,6 +89,34 @@ close_fds (int *fds, unsigned n)
   }
 }
 
+/* Lost connections are remade only with the netlink hand-over and no
+ * process in the data path: says so once otherwise.
+ */
+static unsigned
+no_reconnect (unsigned reconnect, const char *how)
+{
+  if (reconnect > 0)
+    dram_error ("warning: with %s a lost connection to the donor is not "
+                "remade: the device fails", how);
+  return 0;
+}
+
+/* $DRAM_RUNDIR/nbdINDEX.health, the monitor's health record. */
+static int
+health_path (int index, char *path, size_t len)
+{
+  if (mkdir (state_dir (), 0755) == -1 && errno != EEXIST) {
+    dram_error ("%s: %m", state_dir ());
+    return -1;
+  }
+  if ((size_t) snprintf (path, len, "%s/nbd%d.health", state_dir (), index)
+      >= len) {
+    dram_error ("DRAM_RUNDIR is too long");
+    return -1;
+  }
+  return 0;
+}
+
 /* Keeps the kernel's requests within the proxy's buffers. */
 static int
 limit_request_size (int index)
@@ -105,9 +142,9 @@ attach_nbd (const struct options *o)
   struct nbd_connect_req req;
   char backend[600], why[256];
   int fds[MAX_CONNECTIONS];
-  pid_t proxy = 0, doit = 0;
+  pid_t proxy = 0, doit = 0, monitor = 0;
+  unsigned i, reconnect;
   int index, r;
-  unsigned i;
 
   memset (&st, 0, sizeof st);
   if (o->device) {
@@ -121,6 +158,7 @@ attach_nbd (const struct options *o)
 
   if (connect_donor (o, &d) == -1)
     return EXIT_REFUSED;
+  reconnect = donor_reconnect_time (o, &d);
 
   /* The sockets the kernel gets: the donor's own; with TLS, the same
    * with the kernel doing TLS, or failing that the kernel's ends of a
@@ -138,6 +176,7 @@ attach_nbd (const struct options *o)
                     "using a TLS proxy process instead, which can deadlock "
                     "when swapping under memory pressure", why);
       snprintf (st.tls, sizeof st.tls, "proxy");
+      reconnect = no_reconnect (reconnect, "the TLS proxy");
       proxy = proxy_start (&d, fds);
       if (proxy == -1)
         goto out_close;
@@ -156,6 +195,7 @@ attach_nbd (const struct options *o)
   req = (struct nbd_connect_req) {
     .index = index, .size = d.size, .block_size = BLOCK_SIZE,
     .server_flags = donor_kernel_flags (&d), .timeout = o->timeout,
+    .dead_conn_timeout = reconnect,
     .fds = fds, .nr_fds = d.nr, .backend = backend,
   };
   snprintf (st.handover, sizeof st.handover, "netlink");
@@ -163,22 +203,40 @@ attach_nbd (const struct options *o)
   if (r == -2) {
     dram_debug ("no nbd netlink family: using the ioctls");
     snprintf (st.handover, sizeof st.handover, "ioctl");
+    reconnect = no_reconnect (reconnect, "the ioctl hand-over");
     doit = nbd_ioctl_connect (index, &req);
     r = doit == -1 ? -1 : 0;
   }
-  close_fds (fds, d.nr);
   if (r == -1) {
+    close_fds (fds, d.nr);
     stop_helper (proxy);
     goto out_close;
   }
-  if (nbd_wait_connected (index, doit, CONNECT_WAIT) == -1)
+  if (nbd_wait_connected (index, doit, CONNECT_WAIT) == -1) {
+    close_fds (fds, d.nr);
     goto out_disconnect;
+  }
+  /* Listening before swap can need it; it keeps the sockets' copies. */
+  if (reconnect > 0) {
+    if (health_path (index, st.health, sizeof st.health) == -1)
+      monitor = -1;
+    else
+      monitor = nbd_monitor_start (o, &d, index, backend, reconnect,
+                                   strcmp (st.tls, "kernel") == 0, fds,
+                                   d.nr, st.health);
+  }
+  close_fds (fds, d.nr);
+  if (monitor == -1) {
+    monitor = 0;
+    goto out_disconnect;
+  }
   if (proxy > 0 && limit_request_size (index) == -1)
     goto out_disconnect;
 
   fill_state (&st, "nbd", o, &d);
   st.pid = proxy;
   st.doit_pid = doit;
+  st.monitor_pid = monitor;
 
   if (o->swap && make_swap (o, &st) == -1)
     goto out_disconnect;
@@ -192,7 +250,9 @@ attach_nbd (const struct options *o)
   if (o->swap)
     swap_off (st.device);
  out_disconnect:
-  disconnect (index, st.handover, doit, proxy);
+  disconnect (index, st.handover, doit, proxy, monitor);
+  if (st.health[0])
+    unlink (st.health);
  out_close:
   donor_close (&d);
   return EXIT_REFUSED;
@@ -205,11 +265,14 @@ detach_nbd (const struct attach_state *st)
 
   if (index == -1)
     return -1;
+  stop_helper (st->monitor_pid);
   if (nbd_connected (index) &&
-      disconnect (index, st->handover, st->doit_pid, st->pid) == -1)
+      disconnect (index, st->handover, st->doit_pid, st->pid, 0) == -1)
     return -1;
   stop_helper (st->doit_pid);
   stop_helper (st->pid);
+  if (st->health[0])
+    unlink (st->health);
   return 0;
 }
 
@@ -217,6 +280,12 @@ const char *
 nbdmode_state (const struct attach_state *st)
 {
   int index = nbd_device_index (st->device);
+  struct health_report h;
+
+  /* A device the monitor gave up on stays failed, connected or not. */
+  if (st->health[0] && health_read (st->health, &h) == 0 &&
+      strcmp (h.state, "failed") == 0)
+    return "failed";
 
   return index >= 0 && nbd_connected (index) ? "connected" : "disconnected";
 }

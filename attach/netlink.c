@@ -6,6 +6,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <linux/nbd-netlink.h>
 
@@ -34,12 +35,30 @@ new_msg (int family, uint8_t cmd)
   return msg;
 }
 
+/* NBD_ATTR_SOCKETS: one NBD_SOCK_ITEM holding NBD_SOCK_FD per socket. */
+static int
+put_sockets (struct nl_msg *msg, const int *fds, unsigned n)
+{
+  struct nlattr *socks, *item;
+  unsigned i;
+
+  socks = nla_nest_start (msg, NBD_ATTR_SOCKETS);
+  if (socks == NULL)
+    return -1;
+  for (i = 0; i < n; i++) {
+    item = nla_nest_start (msg, NBD_SOCK_ITEM);
+    if (item == NULL || nla_put_u32 (msg, NBD_SOCK_FD, fds[i]))
+      return -1;
+    nla_nest_end (msg, item);
+  }
+  nla_nest_end (msg, socks);
+  return 0;
+}
+
 struct nl_msg *
 nbd_msg_connect (int family, const struct nbd_connect_req *req)
 {
   struct nl_msg *msg = new_msg (family, NBD_CMD_CONNECT);
-  struct nlattr *socks, *item;
-  unsigned i;
 
   if (msg == NULL)
     return NULL;
@@ -54,16 +73,8 @@ nbd_msg_connect (int family, const struct nbd_connect_req *req)
   if (req->backend &&
       nla_put_string (msg, NBD_ATTR_BACKEND_IDENTIFIER, req->backend))
     goto too_big;
-  socks = nla_nest_start (msg, NBD_ATTR_SOCKETS);
-  if (socks == NULL)
+  if (put_sockets (msg, req->fds, req->nr_fds) == -1)
     goto too_big;
-  for (i = 0; i < req->nr_fds; i++) {
-    item = nla_nest_start (msg, NBD_SOCK_ITEM);
-    if (item == NULL || nla_put_u32 (msg, NBD_SOCK_FD, req->fds[i]))
-      goto too_big;
-    nla_nest_end (msg, item);
-  }
-  nla_nest_end (msg, socks);
   return msg;
 
  too_big:
@@ -83,6 +94,42 @@ nbd_msg_disconnect (int family, int index)
     return NULL;
   }
   return msg;
+}
+
+struct nl_msg *
+nbd_msg_reconfigure (int family, int index, const char *backend,
+                     const int *fds, unsigned nr_fds)
+{
+  struct nl_msg *msg = new_msg (family, NBD_CMD_RECONFIGURE);
+
+  if (msg == NULL)
+    return NULL;
+  if (nla_put_u32 (msg, NBD_ATTR_INDEX, index) ||
+      (backend &&
+       nla_put_string (msg, NBD_ATTR_BACKEND_IDENTIFIER, backend)) ||
+      put_sockets (msg, fds, nr_fds) == -1) {
+    dram_error ("netlink message too large");
+    nlmsg_free (msg);
+    return NULL;
+  }
+  return msg;
+}
+
+int
+nbd_parse_link_dead (int family, struct nlmsghdr *hdr)
+{
+  struct nlattr *attrs[NBD_ATTR_MAX + 1];
+  struct genlmsghdr *gh;
+
+  if (hdr->nlmsg_type != family || !genlmsg_valid_hdr (hdr, 0))
+    return -1;
+  gh = nlmsg_data (hdr);
+  if (gh->cmd != NBD_CMD_LINK_DEAD ||
+      genlmsg_parse (hdr, 0, attrs, NBD_ATTR_MAX, NULL) != 0 ||
+      attrs[NBD_ATTR_INDEX] == NULL ||
+      nla_len (attrs[NBD_ATTR_INDEX]) < (int) sizeof (uint32_t))
+    return -1;
+  return nla_get_u32 (attrs[NBD_ATTR_INDEX]) & 0x7fffffff;
 }
 
 /* A generic netlink socket and the "nbd" family.  Returns the family,
@@ -177,4 +224,121 @@ nbd_netlink_disconnect (int index)
   r = msg ? transact (sk, msg, "NBD_CMD_DISCONNECT", NULL) : -1;
   nl_socket_free (sk);
   return r;
+}
+
+int
+nbd_netlink_reconfigure (int index, const char *backend, const int *fds,
+                         unsigned nr_fds)
+{
+  struct nl_sock *sk = NULL;
+  struct nl_msg *msg;
+  int family, r;
+
+  family = open_family (&sk);
+  if (family < 0)
+    return family;
+  msg = nbd_msg_reconfigure (family, index, backend, fds, nr_fds);
+  r = msg ? transact (sk, msg, "NBD_CMD_RECONFIGURE", NULL) : -1;
+  nl_socket_free (sk);
+  return r;
+}
+
+struct nbd_events {
+  struct nl_sock *sk;
+  int family;
+  int index;
+  unsigned dead;                /* counted since the last read */
+};
+
+static int
+on_event (struct nl_msg *msg, void *arg)
+{
+  struct nbd_events *ev = arg;
+
+  if (nbd_parse_link_dead (ev->family, nlmsg_hdr (msg)) == ev->index)
+    ev->dead++;
+  return NL_OK;
+}
+
+struct nbd_events *
+nbd_events_open (int index)
+{
+  struct nbd_events *ev = calloc (1, sizeof *ev);
+  int group, err;
+
+  if (ev == NULL) {
+    dram_error ("calloc: %m");
+    return NULL;
+  }
+  ev->index = index;
+  ev->family = open_family (&ev->sk);
+  if (ev->family < 0) {
+    if (ev->family == -2)
+      dram_error ("the kernel has no nbd netlink family");
+    free (ev);
+    return NULL;
+  }
+  group = genl_ctrl_resolve_grp (ev->sk, "nbd", NBD_GENL_MCAST_GROUP_NAME);
+  if (group < 0) {
+    dram_error ("the nbd netlink family has no group %s: %s",
+                NBD_GENL_MCAST_GROUP_NAME, nl_geterror (group));
+    goto out_free;
+  }
+  /* Notifications carry no sequence number of ours. */
+  nl_socket_disable_seq_check (ev->sk);
+  nl_socket_modify_cb (ev->sk, NL_CB_VALID, NL_CB_CUSTOM, on_event, ev);
+  err = nl_socket_add_membership (ev->sk, group);
+  if (err == 0)
+    err = nl_socket_set_nonblocking (ev->sk);
+  if (err < 0) {
+    dram_error ("netlink group %s: %s", NBD_GENL_MCAST_GROUP_NAME,
+                nl_geterror (err));
+    goto out_free;
+  }
+  return ev;
+
+ out_free:
+  nl_socket_free (ev->sk);
+  free (ev);
+  return NULL;
+}
+
+int
+nbd_events_fd (const struct nbd_events *ev)
+{
+  return nl_socket_get_fd (ev->sk);
+}
+
+int
+nbd_events_read (struct nbd_events *ev, bool *overrun)
+{
+  int err, n;
+
+  *overrun = false;
+  for (;;) {
+    err = nl_recvmsgs_default (ev->sk);
+    if (err == -NLE_AGAIN)
+      break;
+    if (err == -NLE_NOMEM) {       /* ENOBUFS: the kernel dropped some */
+      *overrun = true;
+      continue;
+    }
+    if (err < 0) {
+      dram_error ("reading the nbd netlink notifications: %s",
+                  nl_geterror (err));
+      return -1;
+    }
+  }
+  n = ev->dead;
+  ev->dead = 0;
+  return n;
+}
+
+void
+nbd_events_close (struct nbd_events *ev)
+{
+  if (ev == NULL)
+    return;
+  nl_socket_free (ev->sk);
+  free (ev);
 }

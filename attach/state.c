@@ -67,12 +67,12 @@ state_save (const struct attach_state *s)
            "device=%s\nmode=%s\ndonor=%s\nexport=%s\nsize=%" PRIu64 "\n"
            "connections=%u\nhandover=%s\ntls=%s\npid=%d\ndoit_pid=%d\nswap=%d\n"
            "priority=%d\ndiscard=%d\nuuid=%s\nlabel=%s\nmountpoint=%s\n"
-           "fstab=%s\nhealth=%s\nattached_at=%" PRId64 "\n",
+           "fstab=%s\nhealth=%s\nmonitor_pid=%d\nattached_at=%" PRId64 "\n",
            s->device, s->mode, s->donor, s->export_name, s->size,
            s->connections, s->handover, s->tls, (int) s->pid, (int) s->doit_pid,
            s->swap,
            s->priority, s->discard, s->uuid, s->label, s->mountpoint,
-           s->fstab, s->health, s->attached_at);
+           s->fstab, s->health, (int) s->monitor_pid, s->attached_at);
   if (fclose (fp) == EOF || rename (tmp, path) == -1) {
     dram_error ("%s: %m", path);
     unlink (tmp);
@@ -102,6 +102,7 @@ set_field (struct attach_state *s, const char *k, const char *v)
   else if (strcmp (k, "tls") == 0) copy (s->tls, sizeof s->tls, v);
   else if (strcmp (k, "pid") == 0) s->pid = atoi (v);
   else if (strcmp (k, "doit_pid") == 0) s->doit_pid = atoi (v);
+  else if (strcmp (k, "monitor_pid") == 0) s->monitor_pid = atoi (v);
   else if (strcmp (k, "swap") == 0) s->swap = atoi (v);
   else if (strcmp (k, "priority") == 0) s->priority = atoi (v);
   else if (strcmp (k, "discard") == 0) s->discard = atoi (v);

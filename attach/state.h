@@ -20,6 +20,7 @@ struct attach_state {
   char tls[8];                  /* "", kernel or proxy */
   pid_t pid;                    /* resident proxy (TLS), 0 if none */
   pid_t doit_pid;               /* resident NBD_DO_IT child, 0 if none */
+  pid_t monitor_pid;            /* nbd: resident reconnecting monitor, 0 if none */
   bool swap;
   int priority;
   bool discard;
