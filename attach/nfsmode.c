@@ -519,14 +519,15 @@ nfs_swapon (const char *file, int priority)
   return -1;
 }
 
-static void
+static int
 fill_nfs_state (struct attach_state *st, const struct options *o,
                 const struct plan *p, uint64_t size,
                 const uint8_t uuid[SWAP_UUID_LEN])
 {
   snprintf (st->device, sizeof st->device, "%s", p->file);
   snprintf (st->mode, sizeof st->mode, "nfs");
-  nfs_target_describe (&o->nfs, st->donor, sizeof st->donor);
+  if (nfs_target_describe (&o->nfs, st->donor, sizeof st->donor) == -1)
+    return -1;
   snprintf (st->export_name, sizeof st->export_name, "%s",
             o->nfs.export_path);
   st->size = size;
@@ -540,6 +541,7 @@ fill_nfs_state (struct attach_state *st, const struct options *o,
   if (o->persist)
     snprintf (st->fstab, sizeof st->fstab, "%s", fstab_path ());
   st->attached_at = time (NULL);
+  return 0;
 }
 
 int
@@ -594,8 +596,8 @@ attach_nfs (const struct options *o)
     goto out_unlink;
   if (o->persist && fstab_add (fstab_path (), lines, 2) == -1)
     goto out_swapoff;
-  fill_nfs_state (&st, o, &p, size, uuid);
-  if (state_save (&st) == -1)
+  if (fill_nfs_state (&st, o, &p, size, uuid) == -1 ||
+      state_save (&st) == -1)
     goto out_fstab;
 
   format_size (size, size_s, sizeof size_s);

@@ -119,6 +119,14 @@ parse_uri (const char *str, struct target *t)
       dram_error ("'%s': unterminated '[' in the host", str);
       return -1;
     }
+    if (close == rest + 1) {
+      dram_error ("'%s': the URI has no host", str);
+      return -1;
+    }
+    if (close + 1 < end && close[1] != ':') {
+      dram_error ("'%s': expected ':' or '/' after ']'", str);
+      return -1;
+    }
     t->host = strndup (rest + 1, close - rest - 1);
     colon = close + 1 < end && close[1] == ':' ? close + 1 : NULL;
   }
@@ -494,7 +502,11 @@ options_parse (int argc, char **argv, struct options *o)
       r = 0;
       goto out;
     case '?':
-      if (optopt)
+      /* getopt names a long option given a value by its value. */
+      if (strncmp (argv[optind - 1], "--", 2) == 0 && optopt)
+        dram_error ("option '%.*s' takes no value",
+                    (int) strcspn (argv[optind - 1], "="), argv[optind - 1]);
+      else if (optopt)
         dram_error ("unknown option '-%c' (see --help)", optopt);
       else
         dram_error ("unknown option '%s' (see --help)", argv[optind - 1]);

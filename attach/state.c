@@ -119,7 +119,7 @@ set_field (struct attach_state *s, const char *k, const char *v)
 int
 state_load (const char *device, struct attach_state *s)
 {
-  char path[4096], line[1024], *eq, *nl;
+  char path[4096], line[4096], *eq, *nl;
   FILE *fp;
 
   memset (s, 0, sizeof *s);
@@ -170,7 +170,7 @@ compare (const void *a, const void *b)
 static char *
 read_device (const char *dir, const char *name)
 {
-  char path[4096], line[1024], *dev = NULL, *nl;
+  char path[4096], line[4096], *dev = NULL, *nl;
   FILE *fp;
 
   snprintf (path, sizeof path, "%s/%s", dir, name);

@@ -12,8 +12,8 @@
 struct attach_state {
   char device[512];             /* /dev/nbd0; nfs: the swap file */
   char mode[8];                 /* nbd, fuse, nfs */
-  char donor[512];
-  char export_name[256];
+  char donor[1280];             /* nfs: SERVER:/EXPORT, up to 1 KiB */
+  char export_name[1100];
   uint64_t size;
   unsigned connections;
   char handover[16];            /* netlink, ioctl */

@@ -164,6 +164,10 @@ static const struct cmd cmds[] = {
   { { "--status", "extra" }, "unexpected argument 'extra'" },
   { { "--json", "d" }, "--json goes with --status" },
   { { "nbd:/x" }, "the port must be" },
+  { { "nbd://[]/" }, "the URI has no host" },
+  { { "nbd://[::1]x/" }, "expected ':' or '/' after ']'" },
+  { { "--status", "--json=x" }, "option '--json' takes no value" },
+  { { "--discard=x", "d" }, "option '--discard' takes no value" },
 };
 
 START_TEST (cmd_table)
