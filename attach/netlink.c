@@ -210,20 +210,28 @@ nbd_netlink_connect (const struct nbd_connect_req *req)
   return index;
 }
 
+/* Sends MSG (NULL: building it failed, reported) on SK, which it
+ * closes, and waits for the kernel's answer.
+ */
+static int
+send_and_close (struct nl_sock *sk, struct nl_msg *msg, const char *what)
+{
+  int r = msg ? transact (sk, msg, what, NULL) : -1;
+
+  nl_socket_free (sk);
+  return r;
+}
+
 int
 nbd_netlink_disconnect (int index)
 {
   struct nl_sock *sk = NULL;
-  struct nl_msg *msg;
-  int family, r;
+  int family = open_family (&sk);
 
-  family = open_family (&sk);
   if (family < 0)
     return family;
-  msg = nbd_msg_disconnect (family, index);
-  r = msg ? transact (sk, msg, "NBD_CMD_DISCONNECT", NULL) : -1;
-  nl_socket_free (sk);
-  return r;
+  return send_and_close (sk, nbd_msg_disconnect (family, index),
+                         "NBD_CMD_DISCONNECT");
 }
 
 int
@@ -231,16 +239,13 @@ nbd_netlink_reconfigure (int index, const char *backend, const int *fds,
                          unsigned nr_fds)
 {
   struct nl_sock *sk = NULL;
-  struct nl_msg *msg;
-  int family, r;
+  int family = open_family (&sk);
 
-  family = open_family (&sk);
   if (family < 0)
     return family;
-  msg = nbd_msg_reconfigure (family, index, backend, fds, nr_fds);
-  r = msg ? transact (sk, msg, "NBD_CMD_RECONFIGURE", NULL) : -1;
-  nl_socket_free (sk);
-  return r;
+  return send_and_close (sk, nbd_msg_reconfigure (family, index, backend,
+                                                  fds, nr_fds),
+                         "NBD_CMD_RECONFIGURE");
 }
 
 struct nbd_events {

@@ -24,6 +24,19 @@ fail ()
   exit 1
 }
 
+# nbd_nothing_left: after a detach, no nbd swap, no connected nbd
+# device, no record and no resident dram-attach.
+nbd_nothing_left ()
+{
+  ! grep -q '^/dev/nbd' /proc/swaps || fail "an nbd device is still swap"
+  for d in /sys/block/nbd*; do
+    [ ! -e "$d/pid" ] || fail "$d is still connected"
+  done
+  [ -z "$(ls /run/dram 2>/dev/null)" ] || fail "records left in /run/dram"
+  [ "$(dram-attach --status --json)" = "[]" ] || fail "--status is not empty"
+  [ -z "$(pidof dram-attach)" ] || fail "a dram-attach process is left"
+}
+
 # phase NAME: whether to run phase NAME ($PHASES: "all" or a list).
 phase ()
 {

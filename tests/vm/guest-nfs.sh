@@ -84,7 +84,7 @@ if phase swap; then
   # Written in full: no holes.
   [ "$(stat -c %b "$file")" -ge $((SWAP_MIB * 2048)) ] || fail "$file has holes"
   dram-attach --status | tee /tmp/status
-  grep -Eq "^$file +nfs +$target +${SWAP_MIB}M .* 3 +1 mounted$" /tmp/status ||
+  grep -Eq "^$file +nfs +$target +${SWAP_MIB}M .* 3 +1 +0 mounted$" /tmp/status ||
     fail "--status does not show the swap file"
   dram-attach --status --json | tee /tmp/json
   for kv in "\"device\": \"$file\"" '"mode": "nfs"' '"priority": 3' \

@@ -22,19 +22,6 @@ donor=10.0.2.2
 # The resident monitor's messages, to assert on.
 export DRAM_ATTACH_LOG=/tmp/dram-attach.log
 
-# After a detach: no swap, no connection, no record, no resident
-# dram-attach.
-nothing_left ()
-{
-  ! grep -q '^/dev/nbd' /proc/swaps || fail "an nbd device is still swap"
-  for d in /sys/block/nbd*; do
-    [ ! -e "$d/pid" ] || fail "$d is still connected"
-  done
-  [ -z "$(ls /run/dram 2>/dev/null)" ] || fail "records left in /run/dram"
-  [ "$(dram-attach --status --json)" = "[]" ] || fail "--status is not empty"
-  [ -z "$(pidof dram-attach)" ] || fail "a dram-attach process is left"
-}
-
 # The monitor: resident, protected, and alone.
 check_monitor ()
 {
@@ -121,7 +108,7 @@ syslogd -O /tmp/syslog
 tail -f "$DRAM_ATTACH_LOG" |
   while IFS= read -r line; do echo "ATTACH-LOG: $line"; done &
 dram-attach --version
-nothing_left
+nbd_nothing_left
 
 # --- kill: the donor dies and comes back with the same region --------
 if phase kill; then
@@ -132,7 +119,7 @@ if phase kill; then
   verified kill
   show_status kill
   dram-attach --detach /dev/nbd0
-  nothing_left
+  nbd_nothing_left
 fi
 
 # --- cut: the connection is cut for 10 s, the donor lives on ---------
@@ -143,17 +130,17 @@ if phase cut; then
   verified cut
   show_status cut
   dram-attach --detach /dev/nbd0
-  nothing_left
+  nbd_nothing_left
 fi
 
 # --- tls: kernel TLS, reconnects included; refusals --------------------
 if phase tls; then
   expect 2 "donor $donor:$TLS_PORT" \
     dram-attach --tls-psk /etc/dram/wrong.psk "$donor:$TLS_PORT"
-  nothing_left
+  nbd_nothing_left
   expect 2 "donor $donor:$PLAIN_PORT" \
     dram-attach --tls-psk /etc/dram/keys.psk "$donor:$PLAIN_PORT"
-  nothing_left
+  nbd_nothing_left
   dram-attach --tls-psk /etc/dram/keys.psk "$donor:$TLS_PORT"
   [ "$(json_field tls)" = kernel ] || fail "tls: not kernel TLS"
   check_monitor
@@ -161,7 +148,7 @@ if phase tls; then
   verified tls
   show_status tls
   dram-attach --detach /dev/nbd0
-  nothing_left
+  nbd_nothing_left
 fi
 
 # --- lost: the donor comes back with a new region: refused, and what
@@ -201,7 +188,7 @@ if phase lost; then
     fail "lost: --status does not show the last error"
   show_status lost
   dram-attach --detach /dev/nbd0
-  nothing_left
+  nbd_nothing_left
 fi
 
 echo "guest-reconnect: all phases passed"

@@ -24,9 +24,8 @@ work_mib=200
 vm_workdir
 vm_find_memverify
 psk=$VM_WORKDIR/keys.psk
-key () { printf 'dram:%s\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"; }
-key > "$psk"
-key > "$VM_WORKDIR/wrong.psk"
+vm_psk_key "$psk"
+vm_psk_key "$VM_WORKDIR/wrong.psk"
 
 vm_start_nbdkit "$plugin" size=${swap_mib}M
 plain_port=$VM_NBD_PORT

@@ -37,9 +37,8 @@ work_mib=200
 vm_workdir
 vm_find_memverify
 psk=$VM_WORKDIR/keys.psk
-key () { printf 'dram:%s\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"; }
-key > "$psk"
-key > "$VM_WORKDIR/wrong.psk"
+vm_psk_key "$psk"
+vm_psk_key "$VM_WORKDIR/wrong.psk"
 
 # The donors' regions: files on tmpfs, which outlive nbdkit.
 shm=$(mktemp -d /dev/shm/dram-vm-reconnect.XXXXXX)

@@ -704,6 +704,14 @@ vm_ran ()
   esac
 }
 
+# vm_psk_key FILE: a TLS-PSK key file (user "dram", a random key) as
+# nbdkit --tls-psk and dram-attach --tls-psk read it.
+vm_psk_key ()
+{
+  printf 'dram:%s\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
+    > "$1"
+}
+
 # vm_find_memverify
 # Set MEMVERIFY to the memverify binary: $MEMVERIFY, the build tree's
 # ($abs_top_builddir/tests/memverify, ./memverify as automake runs tests in
