@@ -8,6 +8,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,6 +287,11 @@ nbdmode_state (const struct attach_state *st)
   if (st->health[0] && health_read (st->health, &h) == 0 &&
       strcmp (h.state, "failed") == 0)
     return "failed";
-
-  return index >= 0 && nbd_connected (index) ? "connected" : "disconnected";
+  if (index < 0 || !nbd_connected (index))
+    return "disconnected";
+  /* Connected, but nobody would remake a lost connection. */
+  if (st->monitor_pid > 0 && kill (st->monitor_pid, 0) == -1 &&
+      errno == ESRCH)
+    return "monitor gone";
+  return "connected";
 }

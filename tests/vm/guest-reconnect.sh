@@ -118,6 +118,11 @@ if phase kill; then
   faulted_workload kill kill "$WORK_MIB"
   verified kill
   show_status kill
+  # Nobody would remake a lost connection now: --status says so.
+  kill -9 "$(pidof dram-attach)"
+  sleep 0.5
+  dram-attach --status | grep -Eq '^/dev/nbd0 .* monitor gone$' ||
+    fail "kill: --status does not show the monitor gone"
   dram-attach --detach /dev/nbd0
   nbd_nothing_left
 fi
