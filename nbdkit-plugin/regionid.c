@@ -3,7 +3,8 @@
  * memory is new at every start.  A file= region that is reused keeps
  * the identity written beside it, in FILE.dram-id, when the region was
  * made; a file made now, or one found without that record, gets a new
- * identity, so a recipient never takes it for the data it wrote.
+ * identity, so a recipient never takes it for the data it wrote.  (On
+ * hugetlbfs there can be no record: every start is new.)
  */
 
 #include <config.h>
@@ -80,6 +81,15 @@ region_identify (struct region *r, const char *file, bool keep)
 
   if (file == NULL)
     return identity_new (r->id);
+  /* hugetlbfs files take no write(2), so nothing can be kept beside
+   * them: each start is a new region to recipients (safe, if sad).
+   */
+  if (r->granularity > 4096) {
+    dram_debug ("file=%s: on hugetlbfs the region's identity cannot be "
+                "recorded: recipients will treat a restarted donor as new "
+                "memory", file);
+    return identity_new (r->id);
+  }
   record_path (file, path, sizeof path);
   if (keep && read_record (r, path) == 0) {
     dram_debug ("file=%s: region %s, kept", file, r->id);
