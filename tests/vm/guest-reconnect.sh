@@ -38,27 +38,21 @@ json_field ()
     sed -n "s/.*\"$1\": \"*\([^\",]*\)\"*[,}].*/\1/p"
 }
 
-# show_status PHASE: --status and the monitor's log, for the host.
+# show_status PHASE: --status, for the host's log.
 show_status ()
 {
   dram-attach --status | sed "s/^/STATUS $1: /"
 }
 
-# faulted_workload PHASE FAULT MIB [CGROUP]: memverify over MIB; once
-# it has swapped out 20 MiB, asks the host for FAULT; waits (at most
-# 10 minutes) for memverify and sets $mv_rc.  One RESULT line.
+# faulted_workload PHASE FAULT MIB: memverify over MIB; once it has
+# swapped out 20 MiB, asks the host for FAULT; waits (at most 10
+# minutes) for memverify and sets $mv_rc.  One RESULT line.
 faulted_workload ()
 {
   out0=$(vmstat pswpout)
   in0=$(vmstat pswpin)
   t0=$(date +%s)
-  if [ -n "${4:-}" ]; then
-    # shellcheck disable=SC2016  # $$ and $1 are the child shell's
-    sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$4" \
-      memverify --procs "$WORK_PROCS" --mode seq "$3" > /tmp/mv.out 2>&1 &
-  else
-    memverify --procs "$WORK_PROCS" --mode seq "$3" > /tmp/mv.out 2>&1 &
-  fi
+  memverify --procs "$WORK_PROCS" --mode seq "$3" > /tmp/mv.out 2>&1 &
   mv=$!
   i=0
   while [ $(($(vmstat pswpout) - out0)) -lt 5120 ]; do
