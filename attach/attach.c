@@ -322,7 +322,11 @@ connection_state (const struct attach_state *st, struct health_report *h)
     memset (h, 0, sizeof *h);
     return s;
   }
-  /* The process knows better while it is there. */
+  /* A device given up on stays failed, connected or not; otherwise the
+   * process knows better while the front-end sees it connected.
+   */
+  if (strcmp (h->state, "failed") == 0)
+    return h->state;
   return strcmp (s, "connected") == 0 ? h->state : s;
 }
 

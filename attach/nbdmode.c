@@ -18,7 +18,6 @@
 #include "attach.h"
 #include "device.h"
 #include "donor.h"
-#include "health.h"
 #include "ioctl.h"
 #include "modes.h"
 #include "nbdmonitor.h"
@@ -281,12 +280,7 @@ const char *
 nbdmode_state (const struct attach_state *st)
 {
   int index = nbd_device_index (st->device);
-  struct health_report h;
 
-  /* A device the monitor gave up on stays failed, connected or not. */
-  if (st->health[0] && health_read (st->health, &h) == 0 &&
-      strcmp (h.state, "failed") == 0)
-    return "failed";
   if (index < 0 || !nbd_connected (index))
     return "disconnected";
   /* Connected, but nobody would remake a lost connection. */

@@ -64,17 +64,20 @@ now_ms (void)
   return ts.tv_sec * INT64_C (1000) + ts.tv_nsec / 1000000;
 }
 
-/* Drains the kernel's notifications, which only say to look. */
+/* Drains the kernel's notifications, which only say to look: the
+ * sockets themselves say which connection died.
+ */
 static int
 take_events (struct monitor *m)
 {
   bool overrun;
+  int n = nbd_events_read (m->ev, &overrun);
 
-  if (nbd_events_read (m->ev, &overrun) == -1)
+  if (n == -1)
     return -1;
-  if (overrun)
-    dram_debug ("/dev/nbd%d: the kernel dropped nbd netlink notifications",
-                m->index);
+  if (n > 0 || overrun)
+    dram_debug ("/dev/nbd%d: the kernel reports %d dead connection(s)%s",
+                m->index, n, overrun ? " and dropped notifications" : "");
   return 0;
 }
 
