@@ -414,6 +414,7 @@ serve_init (void)
 static int
 alloc_workers (void)
 {
+  char *bufs;
   unsigned i;
 
   /* One malloc arena, never trimmed: a request's small allocations in
@@ -422,14 +423,11 @@ alloc_workers (void)
   mallopt (M_ARENA_MAX, 1);
   mallopt (M_TRIM_THRESHOLD, -1);
   mallopt (M_MMAP_THRESHOLD, 4 * 1024 * 1024);
-  for (i = 0; i < WORKERS; i++) {
-    srv.worker_buf[i] = malloc (FUSE_BUF_SIZE);
-    if (srv.worker_buf[i] == NULL) {
-      dram_error ("fuse: malloc: %m");
-      return -1;
-    }
-    memset (srv.worker_buf[i], 0, FUSE_BUF_SIZE);
-  }
+  bufs = resident_alloc ((size_t) WORKERS * FUSE_BUF_SIZE);
+  if (bufs == NULL)
+    return -1;
+  for (i = 0; i < WORKERS; i++)
+    srv.worker_buf[i] = bufs + (size_t) i * FUSE_BUF_SIZE;
   sem_init (&srv.worker_ended, 0, 0);
   return 0;
 }
@@ -511,16 +509,13 @@ serve (void)
 static int
 alloc_slots (void)
 {
+  struct slot *slots = resident_alloc (SLOTS * sizeof (struct slot));
   unsigned i;
 
+  if (slots == NULL)
+    return -1;
   for (i = 0; i < SLOTS; i++) {
-    srv.slot[i] = malloc (sizeof (struct slot));
-    if (srv.slot[i] == NULL) {
-      dram_error ("fuse: malloc: %m");
-      return -1;
-    }
-    /* Touched now, so that locking finds them resident. */
-    memset (srv.slot[i], 0, sizeof (struct slot));
+    srv.slot[i] = &slots[i];
     srv.slot[i]->index = i;
   }
   atomic_store (&srv.free_slots, SLOTS == 64 ? ~0ULL : (1ULL << SLOTS) - 1);

@@ -183,19 +183,17 @@ take_request (void *opaque)
 static int
 conn_init (struct conn *c, int kfd)
 {
+  char *bufs;
   unsigned i;
 
   memset (c, 0, sizeof *c);
   c->kfd = kfd;
+  bufs = resident_alloc ((size_t) SLOTS * PROXY_MAX_REQUEST);
+  if (bufs == NULL)
+    return -1;
   for (i = 0; i < SLOTS; i++) {
     c->slot[i].c = c;
-    c->slot[i].buf = malloc (PROXY_MAX_REQUEST);
-    if (c->slot[i].buf == NULL) {
-      dram_error ("proxy: malloc: %m");
-      return -1;
-    }
-    /* Touched now, so locking finds them resident. */
-    memset (c->slot[i].buf, 0, PROXY_MAX_REQUEST);
+    c->slot[i].buf = bufs + (size_t) i * PROXY_MAX_REQUEST;
   }
   return 0;
 }

@@ -59,11 +59,25 @@ set_oom_score_adj (const char *value)
   return -1;
 }
 
+/* Whether a line of /proc/self/maps is worth locking in full: the
+ * executable and LIBS (their code, and their data, whose copy-on-write
+ * pages the locking makes private now), and every anonymous mapping
+ * that can be written (the heap, stacks, buffers).  Memory that was
+ * allocated but never touched would otherwise be allocated on its first
+ * use, perhaps under the memory pressure the process is there to
+ * relieve (calloc, and the compiler's rewriting of malloc and memset
+ * into calloc, leave fresh memory untouched).
+ */
 static bool
-wanted (const char *path, const char *exe, const char *const *libs)
+wanted (const char *perms, const char *path, const char *exe,
+        const char *const *libs)
 {
   const char *base = strrchr (path, '/');
 
+  if (path[0] != '/')
+    return (path[0] == '\0' || strcmp (path, "[heap]") == 0 ||
+            strcmp (path, "[stack]") == 0) &&
+           perms[0] == 'r' && perms[1] == 'w';
   if (strcmp (path, exe) == 0)
     return true;
   base = base ? base + 1 : path;
@@ -73,12 +87,12 @@ wanted (const char *path, const char *exe, const char *const *libs)
   return false;
 }
 
-/* mlock (which populates) every mapping of the executable and of LIBS. */
+/* mlock (which populates) every mapping that wanted () names. */
 static int
-lock_code (const char *const *libs)
+lock_mappings (const char *const *libs)
 {
   FILE *fp = fopen ("/proc/self/maps", "re");
-  char line[4096], path[4096], exe[4096];
+  char line[4096], perms[8], path[4096], exe[4096];
   unsigned long start, end;
   ssize_t n;
   int r = 0;
@@ -90,11 +104,12 @@ lock_code (const char *const *libs)
     return -1;
   }
   while (fgets (line, sizeof line, fp) != NULL) {
-    if (sscanf (line, "%lx-%lx %*s %*s %*s %*s %4095s", &start, &end,
-                path) != 3 || path[0] != '/' || !wanted (path, exe, libs))
+    path[0] = '\0';
+    if (sscanf (line, "%lx-%lx %7s %*s %*s %*s %4095s", &start, &end,
+                perms, path) < 3 || !wanted (perms, path, exe, libs))
       continue;
     if (mlock ((void *) start, end - start) == -1) {
-      dram_error ("mlock %s: %m", path);
+      dram_error ("mlock %s: %m", path[0] ? path : "anonymous memory");
       r = -1;
       break;
     }
@@ -127,7 +142,26 @@ become_resident (const char *const *libs)
     dram_error ("mlockall: %m");
     return -1;
   }
-  return lock_code (libs);
+  return lock_mappings (libs);
+}
+
+void *
+resident_alloc (size_t size)
+{
+  void *p = mmap (NULL, size, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+
+  if (p == MAP_FAILED) {
+    dram_error ("mmap %zu bytes: %m", size);
+    return NULL;
+  }
+  /* Populated by mmap, and held by the lock: nothing allocated later. */
+  if (mlock (p, size) == -1) {
+    dram_error ("mlock %zu bytes: %m", size);
+    munmap (p, size);
+    return NULL;
+  }
+  return p;
 }
 
 void

@@ -2,6 +2,8 @@
 #ifndef DRAM_RESIDENT_H
 #define DRAM_RESIDENT_H
 
+#include <stddef.h>
+
 /* For a process that stays in the swap I/O path (a proxy, a FUSE
  * server, the ioctl child): its memory must never be swapped out, its
  * writes must not be throttled by the reclaim it serves, and the OOM
@@ -9,12 +11,18 @@
  * itself.
  *
  * Every page the process touches is locked, and so, in full and at
- * once, are the executable and the libraries whose names start with one
- * of LIBS (NULL-terminated): the code of the data path, which must not
- * need a page-in when memory is short.  Libraries the data path never
+ * once, are its anonymous memory and the executable and the libraries
+ * whose names start with one of LIBS (NULL-terminated): the code of the
+ * data path, which must not need a page-in when memory is short.  Libraries the data path never
  * uses are not pinned: libnbd brings 30 MB of ICU data with libxml2.
  */
 extern int become_resident (const char *const *libs);
+
+/* SIZE bytes of zeroed memory for the data path, resident and locked
+ * now (and kept until the process exits), whatever mlockall was told.
+ * Returns NULL after reporting.
+ */
+extern void *resident_alloc (size_t size);
 
 /* The libraries on the data path of a process that talks to the donor
  * through libnbd.
