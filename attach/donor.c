@@ -18,6 +18,7 @@
 #include <libnbd.h>
 
 #include "donor.h"
+#include "link.h"
 #include "ktls.h"
 #include "report.h"
 
@@ -316,27 +317,28 @@ donor_kernel_flags (const struct donor *d)
   return f;
 }
 
-/* Duplicates connection I's socket for the kernel, blocking. */
+/* A blocking duplicate of H's socket, or -1 after reporting. */
 static int
-dup_socket (struct donor *d, unsigned i)
+dup_socket (struct nbd_handle *h, const char *name)
 {
-  int fd = nbd_aio_get_fd (d->h[i]), flags;
+  int fd = nbd_aio_get_fd (h), dup, flags;
 
   if (fd == -1) {
-    dram_error ("donor %s: %s", d->name, nbd_get_error ());
+    dram_error ("donor %s: %s", name, nbd_get_error ());
     return -1;
   }
-  d->fd[i] = fcntl (fd, F_DUPFD_CLOEXEC, 0);
-  if (d->fd[i] == -1) {
+  dup = fcntl (fd, F_DUPFD_CLOEXEC, 0);
+  if (dup == -1) {
     dram_error ("dup: %m");
     return -1;
   }
-  flags = fcntl (d->fd[i], F_GETFL);
-  if (flags == -1 || fcntl (d->fd[i], F_SETFL, flags & ~O_NONBLOCK) == -1) {
+  flags = fcntl (dup, F_GETFL);
+  if (flags == -1 || fcntl (dup, F_SETFL, flags & ~O_NONBLOCK) == -1) {
     dram_error ("fcntl: %m");
+    close (dup);
     return -1;
   }
-  return 0;
+  return dup;
 }
 
 /* libnbd holds nothing unread after the handshake, and nbd_close only
@@ -356,7 +358,8 @@ donor_take_sockets (struct donor *d)
   unsigned i;
 
   for (i = 0; i < d->nr; i++) {
-    if (dup_socket (d, i) == -1)
+    d->fd[i] = dup_socket (d->h[i], d->name);
+    if (d->fd[i] == -1)
       return -1;
     forget_handle (d, i);
   }
@@ -379,7 +382,8 @@ donor_take_ktls_sockets (struct donor *d, char *why, size_t len)
       return -1;
   }
   for (i = 0; i < d->nr; i++) {
-    if (dup_socket (d, i) == -1)
+    d->fd[i] = dup_socket (d->h[i], d->name);
+    if (d->fd[i] == -1)
       return -2;
     r = ktls_install (d->fd[i], d->session[i], why, len);
     if (r < 0) {
@@ -394,6 +398,20 @@ donor_take_ktls_sockets (struct donor *d, char *why, size_t len)
   for (i = 0; i < d->nr; i++)
     forget_handle (d, i);
   return 0;
+}
+
+struct link *
+donor_link (struct nbd_handle *h, const char *name)
+{
+  int fd;
+
+  if (nbd_get_tls_negotiated (h) == 1)
+    return nbd_link (h);
+  fd = dup_socket (h, name);
+  nbd_close (h);
+  if (fd == -1)
+    return NULL;
+  return socket_link (fd, name);
 }
 
 void

@@ -76,6 +76,14 @@ extern int donor_take_sockets (struct donor *d);
  */
 extern int donor_take_ktls_sockets (struct donor *d, char *why, size_t len);
 
+/* The link (link.h) for a connected handle H, which it takes: libnbd's
+ * handle when the connection has TLS (which runs in libnbd), otherwise
+ * the bare socket, which needs no new memory to send.  Returns NULL
+ * after reporting.
+ */
+struct link;
+extern struct link *donor_link (struct nbd_handle *h, const char *name);
+
 /* Closes whatever is still open. */
 extern void donor_close (struct donor *d);
 

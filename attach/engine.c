@@ -4,14 +4,15 @@
  *
  * Each connection has one thread running one event loop, which reads
  * the donor's replies: each request completes there, by its done ()
- * callback.  A request is issued by whichever thread has it (libnbd
- * serialises calls on a handle), so it goes out on the socket at once,
- * with no hand-over to the loop: per request, one thread wakes to send
- * it and one to finish it.  The loop is woken (eventfd) only when
- * libnbd could not send everything and the loop must wait for the
- * socket to take more, or to stop.  Nothing is allocated per request.
+ * callback.  A request is issued by whichever thread has it, so it
+ * goes out on the socket at once, with no hand-over to the loop: per
+ * request, one thread wakes to send it and one to finish it.  The loop
+ * is woken (eventfd) only when the link could not send everything and
+ * the loop must wait for the socket to take more, or to stop.  The
+ * connection itself is a link (link.h): libnbd's handle, or the bare
+ * socket after libnbd's handshake.
  *
- * When the connection dies, libnbd fails what was in flight with
+ * When the connection dies, the link fails what was in flight with
  * ENOTCONN.  With a way to reconnect, those requests are not finished
  * but parked (a lock-free list), and so is every request issued while
  * the connection is down; the loop makes a new connection to the same
@@ -33,10 +34,9 @@
 #include <unistd.h>
 #include <sys/eventfd.h>
 
-#include <libnbd.h>
-
 #include "donor.h"
 #include "engine.h"
+#include "link.h"
 #include "nbdproto.h"
 #include "report.h"
 #include "resident.h"
@@ -44,7 +44,7 @@
 enum conn_state { UP, DOWN, FAILED };
 
 struct engine_conn {
-  struct nbd_handle *h;
+  struct link *link;
   struct engine_source src;
   bool has_src;
   struct engine_reconnect rc;
@@ -52,7 +52,7 @@ struct engine_conn {
   int wake;                     /* eventfd: look again at the handle */
   atomic_bool stopping;
   _Atomic enum conn_state state;
-  atomic_uint issuers;          /* threads inside nbd_aio_* on h */
+  atomic_uint issuers;          /* threads sending on the link */
   atomic_uint in_flight;
   _Atomic (struct engine_req *) parked;
   bool src_done;                /* the loop's thread only */
@@ -112,65 +112,45 @@ retryable (const struct engine_conn *c, int err)
   }
 }
 
-static int
-completed (void *opaque, int *error)
+void
+link_completed (struct engine_req *r, int err)
 {
-  struct engine_req *r = opaque;
   struct engine_conn *c = r->conn;
 
   atomic_fetch_sub (&c->in_flight, 1);
-  if (*error && retryable (c, *error)) {
-    /* libnbd's lock is held: the loop looks at the handle later. */
+  if (err && retryable (c, err)) {
+    /* Perhaps inside the link: the loop looks at it later. */
     park (c, r);
     wake_loop (c);
-    return 1;
+    return;
   }
-  finish (r, *error);
-  return 1;                     /* retire the command */
+  finish (r, err);
 }
 
-/* Sends R on the handle; the caller is counted in issuers. */
+/* Sends R on the link; the caller is counted in issuers. */
 static void
 send_now (struct engine_conn *c, struct engine_req *r)
 {
-  nbd_completion_callback cb = { .callback = completed, .user_data = r };
-  uint32_t flags = r->fua ? LIBNBD_CMD_FLAG_FUA : 0;
-  int64_t cookie;
-  int err;
+  int sent, err;
 
-  /* Counted first: the reply may come before nbd_aio_* returns. */
+  /* Counted first: the reply may come before send returns. */
   atomic_fetch_add (&c->in_flight, 1);
-  switch (r->type) {
-  case NBD_CMD_READ:
-    cookie = nbd_aio_pread (c->h, r->buf, r->len, r->offset, cb, 0);
-    break;
-  case NBD_CMD_WRITE:
-    cookie = nbd_aio_pwrite (c->h, r->buf, r->len, r->offset, cb, flags);
-    break;
-  case NBD_CMD_FLUSH:
-    cookie = nbd_aio_flush (c->h, cb, 0);
-    break;
-  default:                      /* NBD_CMD_TRIM */
-    cookie = nbd_aio_trim (c->h, r->len, r->offset, cb, flags);
-    break;
-  }
-  if (cookie == -1) {
-    /* Not started, so libnbd will not call back. */
+  sent = c->link->ops->send (c->link, r);
+  if (sent == -1) {
+    /* Not started, so the link will not finish it. */
+    err = errno ? errno : EIO;
     atomic_fetch_sub (&c->in_flight, 1);
-    err = nbd_get_errno () ? nbd_get_errno () : EIO;
-    if (c->has_rc && (nbd_aio_is_dead (c->h) || nbd_aio_is_closed (c->h) ||
-                      retryable (c, err))) {
+    if (c->has_rc && (c->link->ops->dead (c->link) || retryable (c, err))) {
       park (c, r);
       wake_loop (c);
       return;
     }
-    dram_error ("donor: %s", nbd_get_error ());
+    dram_error ("donor: %s", c->link->ops->error (c->link));
     finish (r, err);
     return;
   }
   /* Part of it still to send: the loop must wait for the socket. */
-  if (!pthread_equal (pthread_self (), c->thread) &&
-      nbd_aio_get_direction (c->h) & LIBNBD_AIO_DIRECTION_WRITE)
+  if (sent == 1 && !pthread_equal (pthread_self (), c->thread))
     wake_loop (c);
 }
 
@@ -226,15 +206,18 @@ flush_parked (struct engine_conn *c)
   }
 }
 
-/* libnbd's error, when a call on the loop's thread failed: the first
+/* The link's error, when a call on the loop's thread failed: the first
  * reason is the one worth reporting.
  */
 static void
 note_failure (struct engine_conn *c, int r)
 {
-  const char *e = nbd_get_error ();
+  const char *e;
 
-  if (r == -1 && c->lost_why[0] == '\0' && e)
+  if (r != -1 || c->lost_why[0] != '\0')
+    return;
+  e = c->link->ops->error (c->link);
+  if (e)
     snprintf (c->lost_why, sizeof c->lost_why, "%s", e);
 }
 
@@ -243,11 +226,11 @@ check_dead (struct engine_conn *c)
 {
   char msg[sizeof c->lost_why];
 
-  if (atomic_load (&c->state) != UP ||
-      !(nbd_aio_is_dead (c->h) || nbd_aio_is_closed (c->h)))
+  if (atomic_load (&c->state) != UP || !c->link->ops->dead (c->link))
     return;
-  /* libnbd has failed (or, with a way back, we parked) what was in
-   * flight.  (A failed send on another thread left its error there.)
+  /* The link has failed (or, with a way back, we parked) what was in
+   * flight, or will when it is closed.  (A failed send on another
+   * thread left its error there.)
    */
   snprintf (msg, sizeof msg, "%s",
             c->lost_why[0] ? c->lost_why : "the connection broke");
@@ -300,16 +283,16 @@ reconnect (struct engine_conn *c)
 {
   int64_t start = now_ms (), end = start + c->rc.give_up * INT64_C (1000);
   int64_t delay = RECONNECT_FIRST_RETRY_MS, left;
-  struct nbd_handle *h;
+  struct link *l;
   unsigned attempts = 0;
   char why[600], msg[800];
   bool lost;
 
-  /* Nobody else may be inside the old handle when it is closed. */
+  /* Nobody else may be inside the old link when it is closed. */
   while (atomic_load (&c->issuers) > 0)
     sched_yield ();
-  nbd_close (c->h);
-  c->h = NULL;
+  c->link->ops->close (c->link);
+  c->link = NULL;
 
   for (;;) {
     if (atomic_load (&c->stopping)) {
@@ -325,10 +308,10 @@ reconnect (struct engine_conn *c)
       return;
     }
     attempts++;
-    h = c->rc.connect (c->rc.opaque, left < RECONNECT_ATTEMPT_MS ? left : RECONNECT_ATTEMPT_MS,
+    l = c->rc.connect (c->rc.opaque, left < RECONNECT_ATTEMPT_MS ? left : RECONNECT_ATTEMPT_MS,
                        &lost, why, sizeof why);
-    if (h) {
-      c->h = h;
+    if (l) {
+      c->link = l;
       c->lost_why[0] = '\0';
       atomic_store (&c->state, UP);
       dram_error ("reconnected to the donor after %.1f s (%u attempts)",
@@ -354,7 +337,6 @@ loop (void *arg)
   struct engine_conn *c = arg;
   struct pollfd pfd[3];
   enum conn_state s;
-  unsigned dir;
   uint64_t v;
   nfds_t n;
   bool stopping;
@@ -378,10 +360,8 @@ loop (void *arg)
     pfd[0] = (struct pollfd) { .fd = c->wake, .events = POLLIN };
     pfd[1] = (struct pollfd) { .fd = -1 };
     if (s == UP) {
-      pfd[1].fd = nbd_aio_get_fd (c->h);
-      dir = nbd_aio_get_direction (c->h);
-      pfd[1].events = (dir & LIBNBD_AIO_DIRECTION_READ ? POLLIN : 0) |
-                      (dir & LIBNBD_AIO_DIRECTION_WRITE ? POLLOUT : 0);
+      pfd[1].fd = c->link->ops->fd (c->link);
+      pfd[1].events = c->link->ops->events (c->link);
     }
     n = 2;
     if (c->has_src && !stopping &&
@@ -398,33 +378,30 @@ loop (void *arg)
     if (pfd[0].revents & POLLIN && read (c->wake, &v, sizeof v) == -1)
       dram_error ("eventfd: %m");
     if (s == UP) {
-      /* Reading first: a reply is for an older command than any write. */
-      if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
-        note_failure (c, nbd_aio_notify_read (c->h));
-      else if (pfd[1].revents & POLLOUT)
-        note_failure (c, nbd_aio_notify_write (c->h));
+      if (pfd[1].revents)
+        note_failure (c, c->link->ops->notify (c->link, pfd[1].revents));
       check_dead (c);
     }
     if (n == 3 && pfd[2].revents & (POLLIN | POLLHUP | POLLERR) &&
         c->src.readable (c->src.opaque) == -1)
       c->src_done = true;
   }
-  if (c->h && atomic_load (&c->state) == UP && nbd_aio_is_ready (c->h))
-    nbd_shutdown (c->h, 0);
+  if (c->link && atomic_load (&c->state) == UP)
+    c->link->ops->shutdown (c->link);
   return NULL;
 }
 
 struct engine_conn *
-engine_start (struct nbd_handle *h, const struct engine_source *src,
+engine_start (struct link *l, const struct engine_source *src,
               const struct engine_reconnect *rc)
 {
   struct engine_conn *c = calloc (1, sizeof *c);
 
   if (c == NULL) {
     dram_error ("calloc: %m");
-    return NULL;
+    goto out_close_link;
   }
-  c->h = h;
+  c->link = l;
   if (src) {
     c->src = *src;
     c->has_src = true;
@@ -436,17 +413,22 @@ engine_start (struct nbd_handle *h, const struct engine_source *src,
   c->wake = eventfd (0, EFD_CLOEXEC);
   if (c->wake == -1) {
     dram_error ("eventfd: %m");
-    free (c);
-    return NULL;
+    goto out_free;
   }
   errno = pthread_create (&c->thread, NULL, loop, c);
   if (errno) {
     dram_error ("pthread_create: %m");
-    close (c->wake);
-    free (c);
-    return NULL;
+    goto out_close_wake;
   }
   return c;
+
+ out_close_wake:
+  close (c->wake);
+ out_free:
+  free (c);
+ out_close_link:
+  l->ops->close (l);
+  return NULL;
 }
 
 void
@@ -454,8 +436,8 @@ engine_wait (struct engine_conn *c)
 {
   pthread_join (c->thread, NULL);
   close (c->wake);
-  if (c->h)
-    nbd_close (c->h);
+  if (c->link)
+    c->link->ops->close (c->link);
   free (c);
 }
 

@@ -6,11 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <libnbd.h>
-
 #include "health.h"
 
 struct engine_conn;
+struct link;
 
 /* A request carried to the donor by a connection's event loop. */
 struct engine_req {
@@ -28,8 +27,8 @@ struct engine_req {
   struct engine_req *next;      /* while waiting for a reconnect */
 };
 
-/* How a connection that dies comes back.  CONNECT makes a new handle
- * to the same region within TIMEOUT_MS, or returns NULL with WHY
+/* How a connection that dies comes back.  CONNECT makes a new link
+ * (link.h) to the same region within TIMEOUT_MS, or returns NULL with WHY
  * filled, setting *LOST when the donor's region is not the one written
  * (trying again is pointless).  Requests in flight when the connection
  * died, and new ones, wait and are sent again on the new connection,
@@ -37,8 +36,8 @@ struct engine_req {
  * they fail with EIO, and so does every later request.
  */
 struct engine_reconnect {
-  struct nbd_handle *(*connect) (void *opaque, int timeout_ms, bool *lost,
-                                 char *why, size_t len);
+  struct link *(*connect) (void *opaque, int timeout_ms, bool *lost,
+                           char *why, size_t len);
   void *opaque;
   unsigned give_up;             /* seconds */
   struct health *health;        /* may be NULL */
@@ -55,12 +54,13 @@ struct engine_source {
   void *opaque;
 };
 
-/* Starts the thread that drives H (which it owns from now on).
+/* Starts the thread that drives the link L (which it owns from now
+ * on; on failure too).
  * SOURCE and RECONNECT may be NULL (without RECONNECT a lost
  * connection fails its requests with ENOTCONN).  Returns NULL after
  * reporting.
  */
-extern struct engine_conn *engine_start (struct nbd_handle *h,
+extern struct engine_conn *engine_start (struct link *l,
                                          const struct engine_source *source,
                                          const struct engine_reconnect *rc);
 
@@ -71,7 +71,7 @@ extern struct engine_conn *engine_start (struct nbd_handle *h,
 extern void engine_issue (struct engine_conn *c, struct engine_req *req);
 
 /* Asks the loop to finish once nothing is in flight, joins it, and
- * frees the connection (closing the handle).
+ * frees the connection (closing the link).
  */
 extern void engine_stop (struct engine_conn *c);
 

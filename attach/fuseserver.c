@@ -36,8 +36,10 @@
 
 #include <fuse3/fuse_lowlevel.h>
 
+#include "donor.h"
 #include "engine.h"
 #include "fuseserver.h"
+#include "link.h"
 #include "nbdproto.h"
 #include "report.h"
 #include "resident.h"
@@ -540,10 +542,19 @@ static const struct options *opts;
 static struct donor *donor;
 
 /* On a connection's thread, after the donor was lost. */
-static struct nbd_handle *
+static struct link *
 reconnect (void *opaque, int timeout, bool *lost, char *why, size_t len)
 {
-  return donor_reconnect (opts, donor, timeout, lost, why, len);
+  struct nbd_handle *h = donor_reconnect (opts, donor, timeout, lost, why,
+                                          len);
+  struct link *l;
+
+  if (h == NULL)
+    return NULL;
+  l = donor_link (h, donor->name);
+  if (l == NULL)
+    snprintf (why, len, "could not take the new connection over");
+  return l;
 }
 
 int
@@ -598,10 +609,14 @@ fuse_server_run (const struct options *o, struct donor *d,
   sigaddset (&stop_signals, SIGHUP);
   pthread_sigmask (SIG_BLOCK, &stop_signals, NULL);
   for (i = 0; i < d->nr; i++) {
-    srv.conn[i] = engine_start (d->h[i], NULL, &rc);
+    struct link *l = donor_link (d->h[i], d->name);
+
+    d->h[i] = NULL;             /* the link's, and then the engine's */
+    if (l == NULL)
+      goto out_stop;
+    srv.conn[i] = engine_start (l, NULL, &rc);
     if (srv.conn[i] == NULL)
       goto out_stop;
-    d->h[i] = NULL;             /* the engine owns it */
     srv.nr++;
   }
 

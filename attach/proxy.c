@@ -23,6 +23,7 @@
 #include <libnbd.h>
 
 #include "engine.h"
+#include "link.h"
 #include "nbdproto.h"
 #include "proxy.h"
 #include "report.h"
@@ -218,8 +219,10 @@ proxy_main (struct donor *d, const int *ours)
       .fd = ours[i], .want = want_requests, .readable = take_request,
       .opaque = &conns[i],
     };
+    struct link *l = nbd_link (d->h[i]);
 
-    conns[i].engine = engine_start (d->h[i], &src, NULL);
+    d->h[i] = NULL;             /* the link's, and then the engine's */
+    conns[i].engine = l ? engine_start (l, &src, NULL) : NULL;
     if (conns[i].engine == NULL)
       _exit (EXIT_FAILURE);
   }

@@ -4,10 +4,11 @@
 # dram-attach --mode=fuse against nbdkit-dram-plugin on the host, on
 # Debian's kernel: a refusal that leaves nothing behind, then swap on a
 # loop device over the FUSE file, written and read back while no memory
-# pressure is on; --detach leaves nothing.  Two phases run only when
-# asked for by name, as they livelock on this kernel (README,
-# "Deadlocks"): "memcg" swaps 3 times a cgroup v2 memory limit, "global"
-# 2.5 times the guest's RAM with no cgroup.
+# pressure is on; a workload of 3 times a cgroup v2 memory limit (a
+# container's) that verifies every byte; --detach leaves nothing.  One
+# phase runs only when asked for by name, as it livelocks on this
+# kernel (README, "Deadlocks"): "global" swaps 2.5 times the guest's RAM
+# with no cgroup.
 # From the host: PLAIN_PORT (size=SWAP_MIB), DEAD_PORT (nobody),
 # WORK_MIB and CGROUP_MIB (the cgroup's workload and limit),
 # GLOBAL_MIB, WORK_PROCS.
@@ -121,18 +122,27 @@ asked ()
   esac
 }
 
-# --- under memory pressure: only when asked for by name --------------
-if asked memcg; then
+# --- a container's memory limit ----------------------------------------
+# The limit must be below what the guest has available, or this is
+# global pressure (below) rather than a cgroup's.
+if phase memcg; then
   attach
+  avail_mib=$(awk '/^MemAvailable/ { print int($2 / 1024) }' /proc/meminfo)
+  [ "$CGROUP_MIB" -lt "$avail_mib" ] ||
+    fail "a cgroup of $CGROUP_MIB MiB does not fit in $avail_mib MiB available"
   mkdir -p /sys/fs/cgroup
   mount -t cgroup2 cgroup2 /sys/fs/cgroup
   echo +memory > /sys/fs/cgroup/cgroup.subtree_control
   mkdir /sys/fs/cgroup/work
   echo $((CGROUP_MIB * 1048576)) > /sys/fs/cgroup/work/memory.max
   workload memcg "$WORK_MIB" both /sys/fs/cgroup/work
+  grep -qx 'oom_kill 0' /sys/fs/cgroup/work/memory.events ||
+    fail "the OOM killer ran in the cgroup"
   rmdir /sys/fs/cgroup/work
   detach
 fi
+
+# --- global pressure: only when asked for by name ----------------------
 if asked global; then
   attach
   workload global "$GLOBAL_MIB" both
