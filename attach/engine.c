@@ -435,9 +435,10 @@ void
 engine_wait (struct engine_conn *c)
 {
   pthread_join (c->thread, NULL);
-  close (c->wake);
+  /* First: a link may end what it still held, which wakes the loop. */
   if (c->link)
     c->link->ops->close (c->link);
+  close (c->wake);
   free (c);
 }
 

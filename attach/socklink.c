@@ -240,7 +240,7 @@ send_some (struct socklink *s, struct entry *e, unsigned index,
   ssize_t n;
 
   pthread_mutex_lock (&s->lock);
-  zc = s->zerocopy && !z->pending;
+  zc = s->zerocopy && !z->pending && !atomic_load (&s->dead);
   if (zc) {
     /* Before the send: its notification may come at once. */
     *z = (struct zc_send) { .id = s->zc_next, .index = index,
@@ -306,7 +306,7 @@ sl_send (struct link *l, struct engine_req *r)
   struct entry *e;
   unsigned index;
   int r_send, err, end_err = 0;
-  bool started;
+  bool started, was_dead;
 
   pthread_mutex_lock (&s->lock);
   e = atomic_load (&s->dead) ? NULL : take_entry (s, r, &index);
@@ -331,7 +331,8 @@ sl_send (struct link *l, struct engine_req *r)
   }
 
   pthread_mutex_lock (&s->send_lock);
-  if (atomic_load (&s->dead)) {
+  was_dead = atomic_load (&s->dead);
+  if (was_dead) {
     r_send = -1;
     err = ENOTCONN;
   }
@@ -342,7 +343,7 @@ sl_send (struct link *l, struct engine_req *r)
   started = msg.msg_iov != iov || iov[0].iov_len != sizeof e->hdr;
   pthread_mutex_unlock (&s->send_lock);
 
-  if (r_send == -1 && err != ENOTCONN) {
+  if (r_send == -1 && !was_dead) {
     char why[300];
 
     snprintf (why, sizeof why, "send: %s", strerror (err));
@@ -364,8 +365,12 @@ sl_send (struct link *l, struct engine_req *r)
     /* Part of it went out on a connection now dead. */
     e->replied = true;
     e->error = ENOTCONN;
-    e->zc_pending = 0;
   }
+  /* Dead (perhaps while this was being sent, after fail_in_flight):
+   * nothing more is read from the socket, so nothing waits for it.
+   */
+  if (atomic_load (&s->dead))
+    e->zc_pending = 0;
   if (ready (e))
     done = release (e, &end_err);
   pthread_mutex_unlock (&s->lock);
