@@ -18,8 +18,8 @@
 #include <libnbd.h>
 
 #include "donor.h"
-#include "link.h"
 #include "ktls.h"
+#include "link.h"
 #include "report.h"
 
 char *

@@ -49,7 +49,7 @@ struct engine_conn {
   bool has_src;
   struct engine_reconnect rc;
   bool has_rc;
-  int wake;                     /* eventfd: look again at the handle */
+  int wake;                     /* eventfd: look again at the link */
   atomic_bool stopping;
   _Atomic enum conn_state state;
   atomic_uint issuers;          /* threads sending on the link */

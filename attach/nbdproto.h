@@ -55,4 +55,24 @@ nbd_errno_to_wire (int err)
   }
 }
 
+/* The other way: a reply's error (0 for none); what NBD has no word
+ * for is EIO.
+ */
+static inline int
+nbd_errno_from_wire (uint32_t err)
+{
+  switch (err) {
+  case 0: return 0;
+  case 1: return EPERM;
+  case 5: return EIO;
+  case 12: return ENOMEM;
+  case 22: return EINVAL;
+  case 28: return ENOSPC;
+  case 75: return EOVERFLOW;
+  case 95: return ENOTSUP;
+  case 108: return ESHUTDOWN;
+  default: return EIO;
+  }
+}
+
 #endif /* DRAM_NBDPROTO_H */

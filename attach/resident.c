@@ -149,13 +149,13 @@ void *
 resident_alloc (size_t size)
 {
   void *p = mmap (NULL, size, PROT_READ | PROT_WRITE,
-                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
   if (p == MAP_FAILED) {
     dram_error ("mmap %zu bytes: %m", size);
     return NULL;
   }
-  /* Populated by mmap, and held by the lock: nothing allocated later. */
+  /* mlock populates it: nothing is allocated on its first use. */
   if (mlock (p, size) == -1) {
     dram_error ("mlock %zu bytes: %m", size);
     munmap (p, size);

@@ -13,8 +13,9 @@
  * Every page the process touches is locked, and so, in full and at
  * once, are its anonymous memory and the executable and the libraries
  * whose names start with one of LIBS (NULL-terminated): the code of the
- * data path, which must not need a page-in when memory is short.  Libraries the data path never
- * uses are not pinned: libnbd brings 30 MB of ICU data with libxml2.
+ * data path, which must not need a page-in when memory is short.
+ * Libraries the data path never uses are not pinned: libnbd brings
+ * 30 MB of ICU data with libxml2.
  */
 extern int become_resident (const char *const *libs);
 

@@ -84,7 +84,6 @@ struct socklink {
   struct link link;
   int fd;
   bool zerocopy;
-  char name[300];
 
   pthread_mutex_t send_lock;    /* one sender on the socket at a time */
   uint32_t zc_next;             /* send_lock: the kernel's next id */
@@ -107,22 +106,6 @@ static struct socklink *
 sock (struct link *l)
 {
   return (struct socklink *) l;
-}
-
-static int
-wire_to_errno (uint32_t err)
-{
-  switch (err) {
-  case 1: return EPERM;
-  case 5: return EIO;
-  case 12: return ENOMEM;
-  case 22: return EINVAL;
-  case 28: return ENOSPC;
-  case 75: return EOVERFLOW;
-  case 95: return ENOTSUP;
-  case 108: return ESHUTDOWN;
-  default: return EIO;
-  }
 }
 
 /* Under lock: whether E's request can end now. */
@@ -548,9 +531,7 @@ read_replies (struct socklink *s)
     e = replied_entry (s);
     if (e == NULL)
       return -1;
-    err = wire_to_errno (be32toh (s->reply.error));
-    if (be32toh (s->reply.error) == 0)
-      err = 0;
+    err = nbd_errno_from_wire (be32toh (s->reply.error));
     if (err == 0 && e->req->type == NBD_CMD_READ && e->req->len > 0) {
       s->reading = e;
       s->data_got = 0;
@@ -640,7 +621,6 @@ socket_link (int fd, const char *name)
   }
   s->link.ops = &ops;
   s->fd = fd;
-  snprintf (s->name, sizeof s->name, "%s", name);
   pthread_mutex_init (&s->lock, NULL);
   pthread_mutex_init (&s->send_lock, NULL);
   /* TCP only: a Unix socket copies, and a kernel older than 4.14 has
