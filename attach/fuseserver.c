@@ -3,16 +3,19 @@
  * file, "swap", whose bytes are the donor's export.  A loop device on
  * that file (loop.c) becomes the swap device.
  *
- * Reads and writes do not wait: a FUSE worker thread takes a slot (a
- * request and its buffer, all allocated before the process locked its
- * memory), copies the data of a write into it, sends the request to the
- * donor on one of the connections (engine.c) and goes back for the next
- * request.  The connection's event loop answers FUSE when the donor's
- * reply comes and gives the slot back.  So one thread wakes to send a
- * request and one to answer it, and nothing is allocated on the request
- * path.  When every slot is in use, workers wait for one.  The rare
- * hole punches and fsyncs are carried one at a time by the worker that
- * has them, which waits.
+ * One thread does the work: the event loop of the first connection
+ * (engine.c) polls /dev/fuse beside the donor's socket.  For a read or
+ * write it takes a slot (a request and its buffer, all allocated before
+ * the process locked its memory), copies the data of a write into it
+ * and sends the request to the donor on one of the connections, without
+ * waiting; when the donor's reply comes, the loop of that connection
+ * answers FUSE and gives the slot back.  With one connection (the
+ * default) a swap request therefore wakes one thread of ours, or none
+ * when that thread is awake already, and nothing is allocated on the
+ * request path: on the machines measured, a wake-up, not a copy, is
+ * what a request costs.  While every slot is in use, /dev/fuse is not
+ * read.  The rare hole punches and fsyncs go to a helper thread, which
+ * carries them one at a time and waits for each.
  */
 
 #include <config.h>
@@ -45,14 +48,15 @@
 #include "resident.h"
 
 #define SWAP_INO 2
-#define WORKERS 4               /* threads reading /dev/fuse */
-#define SLOTS 16                /* reads and writes in flight at most */
+#define SLOTS 16                /* requests in flight at most */
 /* What libfuse reads into after the INIT request: the largest write
  * (max_write) and its header (FUSE_BUFFER_HEADER_SIZE in libfuse).
  */
 #define FUSE_BUF_SIZE (FUSE_SERVER_MAX_IO + 4096)
 #define STACK_SIZE (256 * 1024)
 #define BLOCK 4096
+/* An NBD trim's length has 32 bits: a larger hole takes several. */
+#define MAX_TRIM (UINT64_C (1) << 30)
 
 static struct {
   uint64_t size;
@@ -62,17 +66,22 @@ static struct {
   atomic_uint next_conn;
   struct slot *slot[SLOTS];
   atomic_ullong free_slots;     /* bit I set: slot[I] free */
-  sem_t nr_free;                /* how many bits are set */
   struct fuse_session *se;
-  pthread_t worker[WORKERS];
-  void *worker_buf[WORKERS];
-  sem_t worker_ended;
+  struct fuse_buf buf;          /* a FUSE request, on the loop's thread */
+  atomic_bool serving;          /* every connection is up */
+  sem_t ended;                  /* the loop stopped serving FUSE */
+  pthread_t helper;
+  bool has_helper;
+  _Atomic (struct slot *) rare; /* hole punches and fsyncs for it */
+  sem_t nr_rare;
 } srv;
 
-/* A read or write in flight. */
+/* A request in flight. */
 struct slot {
   struct engine_req req;
   fuse_req_t fuse;
+  struct slot *next;            /* waiting for the helper */
+  uint64_t offset, length;      /* a hole punch; length 0: an fsync */
   unsigned index;
   char buf[FUSE_SERVER_MAX_IO];
 };
@@ -119,31 +128,41 @@ carry (uint16_t type, uint32_t len, uint64_t offset)
   return w.req.error;
 }
 
-/* Waits for a free slot and takes it. */
+/* On the loop's thread, the only one that takes slots: a free slot,
+ * or NULL when there is none.
+ */
 static struct slot *
 take_slot (void)
 {
-  unsigned long long bits, mine;
+  unsigned long long bits = atomic_load (&srv.free_slots), mine;
 
-  while (sem_wait (&srv.nr_free) == -1 && errno == EINTR)
-    ;
-  /* The semaphore says a bit is set; only the bit is raced for. */
-  bits = atomic_load (&srv.free_slots);
-  do
+  do {
+    if (bits == 0)
+      return NULL;
     mine = bits & -bits;
-  while (!atomic_compare_exchange_weak (&srv.free_slots, &bits,
-                                        bits & ~mine));
+  } while (!atomic_compare_exchange_weak (&srv.free_slots, &bits,
+                                          bits & ~mine));
   return srv.slot[__builtin_ctzll (mine)];
 }
 
+static bool
+slot_free (void)
+{
+  return atomic_load (&srv.free_slots) != 0;
+}
+
+/* From any thread. */
 static void
 give_slot (struct slot *s)
 {
-  atomic_fetch_or (&srv.free_slots, 1ULL << s->index);
-  sem_post (&srv.nr_free);
+  /* The last one was taken: the loop stopped reading FUSE requests
+   * until one came back.
+   */
+  if (atomic_fetch_or (&srv.free_slots, 1ULL << s->index) == 0)
+    engine_wake (srv.conn[0]);
 }
 
-/* On a connection's thread: the donor answered. */
+/* On a connection's thread: the donor answered a read or write. */
 static void
 answer (struct engine_req *r)
 {
@@ -249,10 +268,25 @@ op_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
   fuse_reply_open (req, fi);
 }
 
+/* For a request that needs one: the loop reads a request only while a
+ * slot is free, and nobody else takes them, so this does not fail.
+ */
+static struct slot *
+slot_for (fuse_req_t req)
+{
+  struct slot *s = take_slot ();
+
+  if (s == NULL)
+    fuse_reply_err (req, EIO);
+  return s;
+}
+
 static void
 op_read (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
          struct fuse_file_info *fi)
 {
+  struct slot *s;
+
   if ((uint64_t) off >= srv.size) {
     fuse_reply_buf (req, NULL, 0);
     return;
@@ -261,7 +295,9 @@ op_read (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     size = srv.size - off;
   if (size > FUSE_SERVER_MAX_IO)
     size = FUSE_SERVER_MAX_IO;
-  start (take_slot (), req, NBD_CMD_READ, size, off);
+  s = slot_for (req);
+  if (s)
+    start (s, req, NBD_CMD_READ, size, off);
 }
 
 static void
@@ -278,10 +314,27 @@ op_write (fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
     fuse_reply_err (req, EINVAL);
     return;
   }
-  /* libfuse's buffer is the worker's, and the worker does not wait. */
-  s = take_slot ();
+  /* libfuse's buffer takes the next request at once. */
+  s = slot_for (req);
+  if (s == NULL)
+    return;
   memcpy (s->buf, buf, size);
   start (s, req, NBD_CMD_WRITE, size, off);
+}
+
+/* From the loop's thread: S goes to the helper. */
+static void
+hand_over (struct slot *s, fuse_req_t req, uint64_t offset, uint64_t length)
+{
+  struct slot *head = atomic_load (&srv.rare);
+
+  s->fuse = req;
+  s->offset = offset;
+  s->length = length;
+  do
+    s->next = head;
+  while (!atomic_compare_exchange_weak (&srv.rare, &head, s));
+  sem_post (&srv.nr_rare);
 }
 
 /* Punching a hole (swap discard through the loop device) trims the
@@ -291,8 +344,7 @@ static void
 op_fallocate (fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
               off_t len, struct fuse_file_info *fi)
 {
-  uint64_t done = 0, n;
-  int err = 0;
+  struct slot *s;
 
   if ((uint64_t) off > srv.size || (uint64_t) len > srv.size - off) {
     fuse_reply_err (req, ENOSPC);
@@ -306,22 +358,73 @@ op_fallocate (fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
     fuse_reply_err (req, EOPNOTSUPP);
     return;
   }
-  /* An NBD trim length has 32 bits. */
-  while (err == 0 && done < (uint64_t) len) {
-    n = (uint64_t) len - done;
-    if (n > (UINT64_C (1) << 30))
-      n = UINT64_C (1) << 30;
-    err = carry (NBD_CMD_TRIM, n, off + done);
-    done += n;
+  if (len == 0) {
+    fuse_reply_err (req, 0);
+    return;
   }
-  fuse_reply_err (req, err);
+  s = slot_for (req);
+  if (s)
+    hand_over (s, req, off, len);
 }
 
 static void
 op_fsync (fuse_req_t req, fuse_ino_t ino, int datasync,
           struct fuse_file_info *fi)
 {
-  fuse_reply_err (req, carry (NBD_CMD_FLUSH, 0, 0));
+  struct slot *s = slot_for (req);
+
+  if (s)
+    hand_over (s, req, 0, 0);
+}
+
+/* On the helper's thread: a hole punch or fsync, one at a time. */
+static int
+carry_rare (const struct slot *s)
+{
+  uint64_t done = 0, n;
+  int err = 0;
+
+  if (s->length == 0)
+    return carry (NBD_CMD_FLUSH, 0, 0);
+  while (err == 0 && done < s->length) {
+    n = s->length - done;
+    if (n > MAX_TRIM)
+      n = MAX_TRIM;
+    err = carry (NBD_CMD_TRIM, n, s->offset + done);
+    done += n;
+  }
+  return err;
+}
+
+/* The one consumer of srv.rare: it alone takes from it, so the head
+ * it read cannot have gone and come back.
+ */
+static struct slot *
+take_rare (void)
+{
+  struct slot *head = atomic_load (&srv.rare);
+
+  while (!atomic_compare_exchange_weak (&srv.rare, &head, head->next))
+    ;
+  return head;
+}
+
+static void *
+help (void *arg)
+{
+  struct slot *s;
+
+  prefault_stack ();
+  for (;;) {
+    while (sem_wait (&srv.nr_rare) == -1 && errno == EINTR)
+      ;
+    pthread_setcancelstate (PTHREAD_CANCEL_DISABLE, NULL);
+    s = take_rare ();
+    fuse_reply_err (s->fuse, carry_rare (s));
+    give_slot (s);
+    pthread_setcancelstate (PTHREAD_CANCEL_ENABLE, NULL);
+  }
+  return NULL;
 }
 
 static void
@@ -413,87 +516,87 @@ serve_init (void)
   return 0;
 }
 
+/* On the first connection's thread: the kernel has FUSE requests.
+ * Each is read and handled here while a slot is free for it.
+ */
 static int
-alloc_workers (void)
+fuse_readable (void *opaque)
 {
-  char *bufs;
-  unsigned i;
+  int r;
 
-  /* One malloc arena, never trimmed: a request's small allocations in
-   * libfuse reuse memory that is already locked.
-   */
-  mallopt (M_ARENA_MAX, 1);
-  mallopt (M_TRIM_THRESHOLD, -1);
-  mallopt (M_MMAP_THRESHOLD, 4 * 1024 * 1024);
-  bufs = resident_alloc ((size_t) WORKERS * FUSE_BUF_SIZE);
-  if (bufs == NULL)
-    return -1;
-  for (i = 0; i < WORKERS; i++)
-    srv.worker_buf[i] = bufs + (size_t) i * FUSE_BUF_SIZE;
-  sem_init (&srv.worker_ended, 0, 0);
+  while (slot_free ()) {
+    r = fuse_session_receive_buf (srv.se, &srv.buf);
+    if (r == -EAGAIN)
+      return 0;
+    if (r == -EINTR)
+      continue;
+    if (r <= 0) {               /* unmounted, or the device failed */
+      fuse_session_exit (srv.se);
+      sem_post (&srv.ended);
+      return -1;
+    }
+    fuse_session_process_buf (srv.se, &srv.buf);
+  }
   return 0;
 }
 
-static void *
-work (void *arg)
+static bool
+fuse_want (void *opaque)
 {
-  struct fuse_buf buf = { .mem = arg, .size = FUSE_BUF_SIZE };
-  int r;
+  return atomic_load (&srv.serving) && slot_free ();
+}
 
-  prefault_stack ();
-  while (!fuse_session_exited (srv.se)) {
-    r = fuse_session_receive_buf (srv.se, &buf);
-    if (r == -EINTR)
-      continue;
-    if (r <= 0)                 /* unmounted, or the device failed */
-      break;
-    /* Not cancelled halfway through a request. */
-    pthread_setcancelstate (PTHREAD_CANCEL_DISABLE, NULL);
-    fuse_session_process_buf (srv.se, &buf);
-    pthread_setcancelstate (PTHREAD_CANCEL_ENABLE, NULL);
+/* /dev/fuse, read without blocking by the first connection's loop,
+ * into a buffer of its own.
+ */
+static int
+fuse_source (struct engine_source *src)
+{
+  int fd = fuse_session_fd (srv.se), fl = fcntl (fd, F_GETFL);
+
+  if (fl == -1 || fcntl (fd, F_SETFL, fl | O_NONBLOCK) == -1) {
+    dram_error ("fuse: fcntl: %m");
+    return -1;
   }
-  fuse_session_exit (srv.se);
-  sem_post (&srv.worker_ended);
-  return NULL;
+  srv.buf = (struct fuse_buf) {
+    .mem = resident_alloc (FUSE_BUF_SIZE), .size = FUSE_BUF_SIZE,
+  };
+  if (srv.buf.mem == NULL)
+    return -1;
+  *src = (struct engine_source) {
+    .fd = fd, .want = fuse_want, .readable = fuse_readable,
+    .outlives_donor = true,
+  };
+  return 0;
 }
 
 static int
-start_workers (void)
+start_helper (void)
 {
   pthread_attr_t attr;
-  unsigned i;
-  int err = 0;
+  int err;
 
+  sem_init (&srv.nr_rare, 0, 0);
   pthread_attr_init (&attr);
   pthread_attr_setstacksize (&attr, STACK_SIZE);
-  for (i = 0; i < WORKERS; i++) {
-    err = pthread_create (&srv.worker[i], &attr, work, srv.worker_buf[i]);
-    if (err)
-      break;
-  }
+  err = pthread_create (&srv.helper, &attr, help, NULL);
   pthread_attr_destroy (&attr);
   if (err) {
     errno = err;
     dram_error ("fuse: pthread_create: %m");
-    while (i-- > 0) {
-      pthread_cancel (srv.worker[i]);
-      pthread_join (srv.worker[i], NULL);
-    }
     return -1;
   }
+  srv.has_helper = true;
   return 0;
 }
 
-/* Ends the workers once the session has ended. */
 static void
-stop_workers (void)
+stop_helper (void)
 {
-  unsigned i;
-
-  for (i = 0; i < WORKERS; i++)
-    pthread_cancel (srv.worker[i]);
-  for (i = 0; i < WORKERS; i++)
-    pthread_join (srv.worker[i], NULL);
+  if (!srv.has_helper)
+    return;
+  pthread_cancel (srv.helper);
+  pthread_join (srv.helper, NULL);
 }
 
 /* Until the filesystem is unmounted or the process told to stop
@@ -503,8 +606,7 @@ static int
 serve (void)
 {
   while (!fuse_session_exited (srv.se))
-    sem_wait (&srv.worker_ended);   /* EINTR: a signal, look again */
-  stop_workers ();
+    sem_wait (&srv.ended);      /* EINTR: a signal, look again */
   return 0;
 }
 
@@ -521,7 +623,6 @@ alloc_slots (void)
     srv.slot[i]->index = i;
   }
   atomic_store (&srv.free_slots, SLOTS == 64 ? ~0ULL : (1ULL << SLOTS) - 1);
-  sem_init (&srv.nr_free, 0, SLOTS);
   return 0;
 }
 
@@ -563,6 +664,7 @@ fuse_server_run (const struct options *o, struct donor *d,
                  int ready_fd)
 {
   struct engine_reconnect rc = { .connect = reconnect };
+  struct engine_source src;
   struct fuse_session *se;
   sigset_t stop_signals;
   char fsname[400];
@@ -596,8 +698,9 @@ fuse_server_run (const struct options *o, struct donor *d,
    */
   if (serve_init () == -1)
     goto out_unmount;
-  if (alloc_workers () == -1)
+  if (fuse_source (&src) == -1)
     goto out_unmount;
+  sem_init (&srv.ended, 0, 0);
   if (become_resident (resident_libnbd_libs) == -1)
     goto out_unmount;
   /* libfuse's handlers for SIGTERM, SIGINT and SIGHUP end the session;
@@ -608,29 +711,29 @@ fuse_server_run (const struct options *o, struct donor *d,
   sigaddset (&stop_signals, SIGINT);
   sigaddset (&stop_signals, SIGHUP);
   pthread_sigmask (SIG_BLOCK, &stop_signals, NULL);
-  for (i = 0; i < d->nr; i++) {
-    struct link *l = donor_link (d->h[i], d->name);
-
-    d->h[i] = NULL;             /* the link's, and then the engine's */
-    if (l == NULL)
-      goto out_stop;
-    srv.conn[i] = engine_start (l, NULL, &rc);
-    if (srv.conn[i] == NULL)
-      goto out_stop;
-    srv.nr++;
-  }
-
   /* Every thread the server will ever have exists before the first
    * swap request: none is made (no stack, no arena) under pressure.
    */
-  r = start_workers ();
+  r = start_helper ();
+  for (i = 0; r == 0 && i < d->nr; i++) {
+    struct link *l = donor_link (d->h[i], d->name);
+
+    d->h[i] = NULL;             /* the link's, and then the engine's */
+    srv.conn[i] = l ? engine_start (l, i == 0 ? &src : NULL, &rc) : NULL;
+    if (srv.conn[i] == NULL)
+      r = -1;
+    else
+      srv.nr++;
+  }
   pthread_sigmask (SIG_UNBLOCK, &stop_signals, NULL);
   if (r == -1)
     goto out_stop;
+  /* Every connection is there to take requests: FUSE's may come. */
+  atomic_store (&srv.serving, true);
+  engine_wake (srv.conn[0]);
   /* Mounted and serving: the parent can set up the loop device. */
   if (write (ready_fd, "r", 1) != 1) {
-    fuse_session_exit (se);
-    stop_workers ();
+    r = -1;
     goto out_stop;
   }
   close (ready_fd);
@@ -639,8 +742,16 @@ fuse_server_run (const struct options *o, struct donor *d,
   r = serve ();
 
  out_stop:
+  fuse_session_exit (se);
+  stop_helper ();
+  /* The first loop issues requests to the others, and they wake it
+   * when they give a slot back.  It goes first, and none is freed
+   * before all have stopped.
+   */
   for (i = 0; i < srv.nr; i++)
-    engine_stop (srv.conn[i]);
+    engine_halt (srv.conn[i]);
+  for (i = 0; i < srv.nr; i++)
+    engine_free (srv.conn[i]);
  out_unmount:
   fuse_session_unmount (se);
  out_destroy:

@@ -67,13 +67,13 @@ grep -qF '"discard": true' "$tmpdir/json"
 server=$(sed -n 's/^pid=//p' "$DRAM_RUNDIR/${dev#/dev/}.state")
 [ "$(cat /proc/$server/comm)" = dram-attach ]
 grep -Eq '^VmLck:[[:space:]]*[1-9]' /proc/$server/status
-# Its request buffers (16 requests of up to 256 KiB, 4 FUSE buffers of
+# Its request buffers (16 requests of up to 256 KiB, a FUSE buffer of
 # 260 KiB) are resident and locked before the first request: touched
 # later, they would need new pages under the pressure swap is for.
 anon_locked_kib=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { anon = ($6 == "" && $2 ~ /^rw/) }
                        anon && /^Locked:/ { kib += $2 }
                        END { print kib + 0 }' /proc/$server/smaps)
-[ "$anon_locked_kib" -ge $((16 * 256 + 4 * 260)) ]
+[ "$anon_locked_kib" -ge $((16 * 256 + 260)) ]
 # A second attach of the same device is refused, and harms nothing.
 expect 1 "$dev is busy" --mode=fuse --unix "$tmpdir/donor.sock" "$dev"
 grep -q "^$dev " /proc/swaps
