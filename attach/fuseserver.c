@@ -558,6 +558,12 @@ fuse_source (struct engine_source *src)
     dram_error ("fuse: fcntl: %m");
     return -1;
   }
+  /* One malloc arena, never trimmed: a request's small allocations in
+   * libfuse reuse memory that is already locked.
+   */
+  mallopt (M_ARENA_MAX, 1);
+  mallopt (M_TRIM_THRESHOLD, -1);
+  mallopt (M_MMAP_THRESHOLD, 4 * 1024 * 1024);
   srv.buf = (struct fuse_buf) {
     .mem = resident_alloc (FUSE_BUF_SIZE), .size = FUSE_BUF_SIZE,
   };
