@@ -251,7 +251,22 @@ dram_extents (void *handle, uint32_t count, uint64_t offset, uint32_t flags,
   return region_extents (&region, count, offset, add_extent, extents);
 }
 
+/* nbdkit 1.32.4 to 1.33.9 (Debian 12 ships 1.32.5) abort with
+ * "raw_send_socket: Assertion `sock >= 0' failed" when a client hangs
+ * up while several threads hold replies for it: the first send to fail
+ * closes the socket, the next asserts (fixed by nbdkit commit 9d82aa4f,
+ * in 1.33.10).  One recipient losing its connection would take every
+ * recipient's swap with the donor.  There, each connection's requests
+ * run on one thread, which is what nbdkit's own advice (--threads=1)
+ * comes to; connections still run in parallel.
+ */
+#if NBDKIT_VERSION_MAJOR == 1 && \
+  ((NBDKIT_VERSION_MINOR == 32 && NBDKIT_VERSION_MICRO >= 4) || \
+   (NBDKIT_VERSION_MINOR == 33 && NBDKIT_VERSION_MICRO < 10))
+#define THREAD_MODEL NBDKIT_THREAD_MODEL_SERIALIZE_REQUESTS
+#else
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
+#endif
 
 static struct nbdkit_plugin plugin = {
   .name = "dram",

@@ -12,7 +12,14 @@ make_tmpdir
 cat "$tmpdir/dump"
 grep -qx 'dram_backings=malloc,memfd,file' "$tmpdir/dump"
 grep -qx 'dram_trim_granularity=4096' "$tmpdir/dump"
-grep -qx 'thread_model=parallel' "$tmpdir/dump"
+# Parallel, except on the nbdkit versions that abort when a client
+# hangs up with replies in flight (see plugin.c and
+# test-donor-hangup.sh).
+case $("$NBDKIT" --version | awk '{ print $2 }') in
+  1.32.[4-9]*|1.33.[0-9]) model=serialize_requests ;;
+  *) model=parallel ;;
+esac
+grep -qx "thread_model=$model" "$tmpdir/dump"
 grep -qx 'has_extents=1' "$tmpdir/dump"
 grep -qx 'has_block_size=1' "$tmpdir/dump"
 
