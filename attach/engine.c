@@ -353,10 +353,8 @@ loop (void *arg)
     stopping = atomic_load (&c->stopping) || c->src_done;
     if (stopping && atomic_load (&c->in_flight) == 0)
       break;
-    /* With a source the loop exists for it: a dead donor ends it,
-     * unless the source still has answers to give (failures).
-     */
-    if (s == FAILED && c->has_src && !c->src.outlives_donor)
+    /* With a source the loop exists for it: a dead donor ends it. */
+    if (s == FAILED && c->has_src)
       break;
 
     pfd[0] = (struct pollfd) { .fd = c->wake, .events = POLLIN };
@@ -434,8 +432,9 @@ engine_start (struct link *l, const struct engine_source *src,
 }
 
 void
-engine_free (struct engine_conn *c)
+engine_wait (struct engine_conn *c)
 {
+  pthread_join (c->thread, NULL);
   /* First: a link may end what it still held, which wakes the loop. */
   if (c->link)
     c->link->ops->close (c->link);
@@ -444,29 +443,9 @@ engine_free (struct engine_conn *c)
 }
 
 void
-engine_wait (struct engine_conn *c)
-{
-  pthread_join (c->thread, NULL);
-  engine_free (c);
-}
-
-void
-engine_halt (struct engine_conn *c)
+engine_stop (struct engine_conn *c)
 {
   atomic_store (&c->stopping, true);
   wake_loop (c);
-  pthread_join (c->thread, NULL);
-}
-
-void
-engine_wake (struct engine_conn *c)
-{
-  wake_loop (c);
-}
-
-void
-engine_stop (struct engine_conn *c)
-{
-  engine_halt (c);
-  engine_free (c);
+  engine_wait (c);
 }

@@ -44,18 +44,14 @@ struct engine_reconnect {
 };
 
 /* Something else the loop polls besides the donor: the TLS proxy's
- * kernel socket, the FUSE server's /dev/fuse.  READABLE runs on the
- * loop's thread when FD can be read and WANT says to poll it; it
- * returns -1 to end the loop.  A donor lost for good ends the loop too,
- * unless OUTLIVES_DONOR: then the source is served on, and what it
- * issues fails with EIO.
+ * kernel socket.  READABLE runs on the loop's thread when FD can be
+ * read and WANT says to poll it; it returns -1 to end the loop.
  */
 struct engine_source {
   int fd;
   bool (*want) (void *opaque);
   int (*readable) (void *opaque);
   void *opaque;
-  bool outlives_donor;
 };
 
 /* Starts the thread that drives the link L (which it owns from now
@@ -74,9 +70,6 @@ extern struct engine_conn *engine_start (struct link *l,
  */
 extern void engine_issue (struct engine_conn *c, struct engine_req *req);
 
-/* From any thread: the loop asks its source's want () again. */
-extern void engine_wake (struct engine_conn *c);
-
 /* Asks the loop to finish once nothing is in flight, joins it, and
  * frees the connection (closing the link).
  */
@@ -86,12 +79,5 @@ extern void engine_stop (struct engine_conn *c);
  * went).
  */
 extern void engine_wait (struct engine_conn *c);
-
-/* engine_stop in two steps, for connections that issue to or wake one
- * another: every loop is halted (finished and joined; engine_wake
- * stays harmless) before any is freed.
- */
-extern void engine_halt (struct engine_conn *c);
-extern void engine_free (struct engine_conn *c);
 
 #endif /* DRAM_ENGINE_H */

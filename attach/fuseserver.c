@@ -3,19 +3,20 @@
  * file, "swap", whose bytes are the donor's export.  A loop device on
  * that file (loop.c) becomes the swap device.
  *
- * One thread does the work: the event loop of the first connection
- * (engine.c) polls /dev/fuse beside the donor's socket.  For a read or
- * write it takes a slot (a request and its buffer, all allocated before
- * the process locked its memory), copies the data of a write into it
- * and sends the request to the donor on one of the connections, without
- * waiting; when the donor's reply comes, the loop of that connection
- * answers FUSE and gives the slot back.  With one connection (the
- * default) a swap request therefore wakes one thread of ours, or none
- * when that thread is awake already, and nothing is allocated on the
- * request path: on the machines measured, a wake-up, not a copy, is
- * what a request costs.  While every slot is in use, /dev/fuse is not
- * read.  The rare hole punches and fsyncs go to a helper thread, which
- * carries them one at a time and waits for each.
+ * One thread reads /dev/fuse.  For a read or write it takes a slot (a
+ * request and its buffer, all allocated before the process locked its
+ * memory), copies the data of a write into it, sends the request to the
+ * donor on one of the connections (engine.c) and goes back for the next
+ * request, without waiting for the reply; the connection's event loop
+ * answers FUSE when the reply comes and gives the slot back.  So one
+ * thread wakes to send a request and one to answer it, and nothing is
+ * allocated on the request path.  One reader, not several: on the
+ * machines measured a wake-up, not a copy, is what a request costs, and
+ * more readers only wake more threads.  The reader may block in a send
+ * (the socket full) while the loops go on reading replies, which is why
+ * it is not a loop itself.  When every slot is in use it waits for one.
+ * The rare hole punches and fsyncs go to a helper thread, which carries
+ * them one at a time and waits for each.
  */
 
 #include <config.h>
@@ -67,9 +68,11 @@ static struct {
   struct slot *slot[SLOTS];
   atomic_ullong free_slots;     /* bit I set: slot[I] free */
   struct fuse_session *se;
-  struct fuse_buf buf;          /* a FUSE request, on the loop's thread */
-  atomic_bool serving;          /* every connection is up */
-  sem_t ended;                  /* the loop stopped serving FUSE */
+  sem_t nr_free;                /* how many bits of free_slots are set */
+  struct fuse_buf buf;          /* the reader's */
+  pthread_t reader;
+  bool has_reader;
+  sem_t ended;                  /* the reader stopped */
   pthread_t helper;
   bool has_helper;
   _Atomic (struct slot *) rare; /* hole punches and fsyncs for it */
@@ -128,38 +131,29 @@ carry (uint16_t type, uint32_t len, uint64_t offset)
   return w.req.error;
 }
 
-/* On the loop's thread, the only one that takes slots: a free slot,
- * or NULL when there is none.
- */
+/* On the reader's thread: waits for a free slot and takes it. */
 static struct slot *
 take_slot (void)
 {
-  unsigned long long bits = atomic_load (&srv.free_slots), mine;
+  unsigned long long bits, mine;
 
-  do {
-    if (bits == 0)
-      return NULL;
+  while (sem_wait (&srv.nr_free) == -1 && errno == EINTR)
+    ;
+  /* The semaphore says a bit is set; only the bit is raced for. */
+  bits = atomic_load (&srv.free_slots);
+  do
     mine = bits & -bits;
-  } while (!atomic_compare_exchange_weak (&srv.free_slots, &bits,
-                                          bits & ~mine));
+  while (!atomic_compare_exchange_weak (&srv.free_slots, &bits,
+                                        bits & ~mine));
   return srv.slot[__builtin_ctzll (mine)];
-}
-
-static bool
-slot_free (void)
-{
-  return atomic_load (&srv.free_slots) != 0;
 }
 
 /* From any thread. */
 static void
 give_slot (struct slot *s)
 {
-  /* The last one was taken: the loop stopped reading FUSE requests
-   * until one came back.
-   */
-  if (atomic_fetch_or (&srv.free_slots, 1ULL << s->index) == 0)
-    engine_wake (srv.conn[0]);
+  atomic_fetch_or (&srv.free_slots, 1ULL << s->index);
+  sem_post (&srv.nr_free);
 }
 
 /* On a connection's thread: the donor answered a read or write. */
@@ -268,19 +262,6 @@ op_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
   fuse_reply_open (req, fi);
 }
 
-/* For a request that needs one: the loop reads a request only while a
- * slot is free, and nobody else takes them, so this does not fail.
- */
-static struct slot *
-slot_for (fuse_req_t req)
-{
-  struct slot *s = take_slot ();
-
-  if (s == NULL)
-    fuse_reply_err (req, EIO);
-  return s;
-}
-
 static void
 op_read (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
          struct fuse_file_info *fi)
@@ -295,9 +276,8 @@ op_read (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     size = srv.size - off;
   if (size > FUSE_SERVER_MAX_IO)
     size = FUSE_SERVER_MAX_IO;
-  s = slot_for (req);
-  if (s)
-    start (s, req, NBD_CMD_READ, size, off);
+  s = take_slot ();
+  start (s, req, NBD_CMD_READ, size, off);
 }
 
 static void
@@ -315,14 +295,12 @@ op_write (fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
     return;
   }
   /* libfuse's buffer takes the next request at once. */
-  s = slot_for (req);
-  if (s == NULL)
-    return;
+  s = take_slot ();
   memcpy (s->buf, buf, size);
   start (s, req, NBD_CMD_WRITE, size, off);
 }
 
-/* From the loop's thread: S goes to the helper. */
+/* From the reader's thread: S goes to the helper. */
 static void
 hand_over (struct slot *s, fuse_req_t req, uint64_t offset, uint64_t length)
 {
@@ -344,8 +322,6 @@ static void
 op_fallocate (fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
               off_t len, struct fuse_file_info *fi)
 {
-  struct slot *s;
-
   if ((uint64_t) off > srv.size || (uint64_t) len > srv.size - off) {
     fuse_reply_err (req, ENOSPC);
     return;
@@ -362,19 +338,14 @@ op_fallocate (fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
     fuse_reply_err (req, 0);
     return;
   }
-  s = slot_for (req);
-  if (s)
-    hand_over (s, req, off, len);
+  hand_over (take_slot (), req, off, len);
 }
 
 static void
 op_fsync (fuse_req_t req, fuse_ino_t ino, int datasync,
           struct fuse_file_info *fi)
 {
-  struct slot *s = slot_for (req);
-
-  if (s)
-    hand_over (s, req, 0, 0);
+  hand_over (take_slot (), req, 0, 0);
 }
 
 /* On the helper's thread: a hole punch or fsync, one at a time. */
@@ -516,93 +487,71 @@ serve_init (void)
   return 0;
 }
 
-/* On the first connection's thread: the kernel has FUSE requests.
- * Each is read and handled here while a slot is free for it.
- */
-static int
-fuse_readable (void *opaque)
+static void *
+read_fuse (void *arg)
 {
   int r;
 
-  while (slot_free ()) {
+  prefault_stack ();
+  while (!fuse_session_exited (srv.se)) {
     r = fuse_session_receive_buf (srv.se, &srv.buf);
-    if (r == -EAGAIN)
-      return 0;
     if (r == -EINTR)
       continue;
-    if (r <= 0) {               /* unmounted, or the device failed */
-      fuse_session_exit (srv.se);
-      sem_post (&srv.ended);
-      return -1;
-    }
+    if (r <= 0)                 /* unmounted, or the device failed */
+      break;
+    /* Not cancelled halfway through a request. */
+    pthread_setcancelstate (PTHREAD_CANCEL_DISABLE, NULL);
     fuse_session_process_buf (srv.se, &srv.buf);
+    pthread_setcancelstate (PTHREAD_CANCEL_ENABLE, NULL);
   }
-  return 0;
+  fuse_session_exit (srv.se);
+  sem_post (&srv.ended);
+  return NULL;
 }
 
-static bool
-fuse_want (void *opaque)
-{
-  return atomic_load (&srv.serving) && slot_free ();
-}
-
-/* /dev/fuse, read without blocking by the first connection's loop,
- * into a buffer of its own.
+/* The reader's buffer, and one malloc arena, never trimmed: a request's
+ * small allocations in libfuse reuse memory that is already locked.
  */
 static int
-fuse_source (struct engine_source *src)
+alloc_reader (void)
 {
-  int fd = fuse_session_fd (srv.se), fl = fcntl (fd, F_GETFL);
-
-  if (fl == -1 || fcntl (fd, F_SETFL, fl | O_NONBLOCK) == -1) {
-    dram_error ("fuse: fcntl: %m");
-    return -1;
-  }
-  /* One malloc arena, never trimmed: a request's small allocations in
-   * libfuse reuse memory that is already locked.
-   */
   mallopt (M_ARENA_MAX, 1);
   mallopt (M_TRIM_THRESHOLD, -1);
   mallopt (M_MMAP_THRESHOLD, 4 * 1024 * 1024);
   srv.buf = (struct fuse_buf) {
     .mem = resident_alloc (FUSE_BUF_SIZE), .size = FUSE_BUF_SIZE,
   };
-  if (srv.buf.mem == NULL)
-    return -1;
-  *src = (struct engine_source) {
-    .fd = fd, .want = fuse_want, .readable = fuse_readable,
-    .outlives_donor = true,
-  };
-  return 0;
+  sem_init (&srv.ended, 0, 0);
+  return srv.buf.mem ? 0 : -1;
 }
 
+/* THREAD running FN, with a stack of STACK_SIZE. */
 static int
-start_helper (void)
+start_thread (pthread_t *thread, void *(*fn) (void *))
 {
   pthread_attr_t attr;
   int err;
 
-  sem_init (&srv.nr_rare, 0, 0);
   pthread_attr_init (&attr);
   pthread_attr_setstacksize (&attr, STACK_SIZE);
-  err = pthread_create (&srv.helper, &attr, help, NULL);
+  err = pthread_create (thread, &attr, fn, NULL);
   pthread_attr_destroy (&attr);
   if (err) {
     errno = err;
     dram_error ("fuse: pthread_create: %m");
     return -1;
   }
-  srv.has_helper = true;
   return 0;
 }
 
 static void
-stop_helper (void)
+stop_thread (pthread_t thread, bool *has)
 {
-  if (!srv.has_helper)
+  if (!*has)
     return;
-  pthread_cancel (srv.helper);
-  pthread_join (srv.helper, NULL);
+  pthread_cancel (thread);
+  pthread_join (thread, NULL);
+  *has = false;
 }
 
 /* Until the filesystem is unmounted or the process told to stop
@@ -629,6 +578,8 @@ alloc_slots (void)
     srv.slot[i]->index = i;
   }
   atomic_store (&srv.free_slots, SLOTS == 64 ? ~0ULL : (1ULL << SLOTS) - 1);
+  sem_init (&srv.nr_free, 0, SLOTS);
+  sem_init (&srv.nr_rare, 0, 0);
   return 0;
 }
 
@@ -670,7 +621,6 @@ fuse_server_run (const struct options *o, struct donor *d,
                  int ready_fd)
 {
   struct engine_reconnect rc = { .connect = reconnect };
-  struct engine_source src;
   struct fuse_session *se;
   sigset_t stop_signals;
   char fsname[400];
@@ -704,9 +654,8 @@ fuse_server_run (const struct options *o, struct donor *d,
    */
   if (serve_init () == -1)
     goto out_unmount;
-  if (fuse_source (&src) == -1)
+  if (alloc_reader () == -1)
     goto out_unmount;
-  sem_init (&srv.ended, 0, 0);
   if (become_resident (resident_libnbd_libs) == -1)
     goto out_unmount;
   /* libfuse's handlers for SIGTERM, SIGINT and SIGHUP end the session;
@@ -720,23 +669,26 @@ fuse_server_run (const struct options *o, struct donor *d,
   /* Every thread the server will ever have exists before the first
    * swap request: none is made (no stack, no arena) under pressure.
    */
-  r = start_helper ();
+  r = 0;
   for (i = 0; r == 0 && i < d->nr; i++) {
     struct link *l = donor_link (d->h[i], d->name);
 
     d->h[i] = NULL;             /* the link's, and then the engine's */
-    srv.conn[i] = l ? engine_start (l, i == 0 ? &src : NULL, &rc) : NULL;
+    srv.conn[i] = l ? engine_start (l, NULL, &rc) : NULL;
     if (srv.conn[i] == NULL)
       r = -1;
     else
       srv.nr++;
   }
+  if (r == 0 && start_thread (&srv.helper, help) == 0)
+    srv.has_helper = true;
+  if (srv.has_helper && start_thread (&srv.reader, read_fuse) == 0)
+    srv.has_reader = true;
   pthread_sigmask (SIG_UNBLOCK, &stop_signals, NULL);
-  if (r == -1)
+  if (!srv.has_reader) {
+    r = -1;
     goto out_stop;
-  /* Every connection is there to take requests: FUSE's may come. */
-  atomic_store (&srv.serving, true);
-  engine_wake (srv.conn[0]);
+  }
   /* Mounted and serving: the parent can set up the loop device. */
   if (write (ready_fd, "r", 1) != 1) {
     r = -1;
@@ -748,16 +700,12 @@ fuse_server_run (const struct options *o, struct donor *d,
   r = serve ();
 
  out_stop:
+  /* Nothing issues requests any more before the connections go. */
   fuse_session_exit (se);
-  stop_helper ();
-  /* The first loop issues requests to the others, and they wake it
-   * when they give a slot back.  It goes first, and none is freed
-   * before all have stopped.
-   */
+  stop_thread (srv.reader, &srv.has_reader);
+  stop_thread (srv.helper, &srv.has_helper);
   for (i = 0; i < srv.nr; i++)
-    engine_halt (srv.conn[i]);
-  for (i = 0; i < srv.nr; i++)
-    engine_free (srv.conn[i]);
+    engine_stop (srv.conn[i]);
  out_unmount:
   fuse_session_unmount (se);
  out_destroy:
