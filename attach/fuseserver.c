@@ -266,8 +266,6 @@ static void
 op_read (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
          struct fuse_file_info *fi)
 {
-  struct slot *s;
-
   if ((uint64_t) off >= srv.size) {
     fuse_reply_buf (req, NULL, 0);
     return;
@@ -276,8 +274,7 @@ op_read (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     size = srv.size - off;
   if (size > FUSE_SERVER_MAX_IO)
     size = FUSE_SERVER_MAX_IO;
-  s = take_slot ();
-  start (s, req, NBD_CMD_READ, size, off);
+  start (take_slot (), req, NBD_CMD_READ, size, off);
 }
 
 static void
