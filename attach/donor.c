@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <linux/nbd.h>
 
 #include <libnbd.h>
@@ -22,28 +23,150 @@
 #include "link.h"
 #include "report.h"
 
-char *
-psk_first_user (const char *path)
-{
-  FILE *fp = fopen (path, "re");
-  char line[1024], *colon;
-  char *user = NULL;
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008U
+#endif
 
-  if (fp == NULL) {
-    dram_error ("--tls-psk: %s: %m", path);
-    return NULL;
-  }
-  while (fgets (line, sizeof line, fp) != NULL) {
-    colon = strchr (line, ':');
+/* The first user name in the PSK file's text TEXT ("user:hexkey"
+ * lines), or NULL after reporting.
+ */
+static char *
+psk_first_user (const char *path, const char *text)
+{
+  const char *line, *colon, *end;
+
+  for (line = text; *line; line = *end ? end + 1 : end) {
+    end = strchrnul (line, '\n');
+    colon = memchr (line, ':', end - line);
     if (colon == NULL || colon == line || line[0] == '#')
       continue;
-    user = strndup (line, colon - line);
-    break;
+    return strndup (line, colon - line);
+  }
+  dram_error ("--tls-psk: %s holds no 'username:key' line", path);
+  return NULL;
+}
+
+/* Reads the whole PSK file PATH (at most PSK_FILE_MAX bytes) into a
+ * NUL-terminated string; NULL after reporting.
+ */
+static char *
+read_psk_file (const char *path, size_t *size)
+{
+  char *buf = malloc (PSK_FILE_MAX + 1);
+  FILE *fp;
+  size_t n;
+
+  if (buf == NULL) {
+    dram_error ("malloc: %m");
+    return NULL;
+  }
+  fp = fopen (path, "re");
+  if (fp == NULL) {
+    dram_error ("--tls-psk: %s: %m", path);
+    goto out_free;
+  }
+  n = fread (buf, 1, PSK_FILE_MAX + 1, fp);
+  if (ferror (fp)) {
+    dram_error ("--tls-psk: %s: %m", path);
+    goto out_close;
+  }
+  if (n > PSK_FILE_MAX) {
+    dram_error ("--tls-psk: %s is larger than %d KiB: not a key file?",
+                path, PSK_FILE_MAX / 1024);
+    goto out_close;
   }
   fclose (fp);
+  buf[n] = '\0';
+  *size = n;
+  return buf;
+
+ out_close:
+  fclose (fp);
+ out_free:
+  free (buf);
+  return NULL;
+}
+
+/* A sealed memfd holding TEXT (SIZE bytes), mapped and locked: PSK_FD
+ * and PSK_PATH in D.  -1 after reporting.
+ */
+static int
+pin_psk_copy (struct donor *d, const char *text, size_t size)
+{
+  int fd = memfd_create (PSK_MEMFD_NAME, MFD_CLOEXEC | MFD_ALLOW_SEALING |
+                         MFD_NOEXEC_SEAL);
+  void *p;
+
+  /* Kernels before 6.3 know no MFD_NOEXEC_SEAL. */
+  if (fd == -1 && errno == EINVAL)
+    fd = memfd_create (PSK_MEMFD_NAME, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd == -1) {
+    dram_error ("memfd_create: %m");
+    return -1;
+  }
+  if (write (fd, text, size) != (ssize_t) size) {
+    dram_error ("--tls-psk: copying the key file: %m");
+    goto out_close;
+  }
+  if (fcntl (fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
+             F_SEAL_SEAL) == -1)
+    dram_debug ("--tls-psk: cannot seal the key's copy: %m");
+  /* An empty file has no page to lock (and mmap refuses length 0). */
+  if (size > 0) {
+    p = mmap (NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) {
+      dram_error ("--tls-psk: mapping the key's copy: %m");
+      goto out_close;
+    }
+    if (mlock (p, size) == -1)
+      dram_error ("warning: --tls-psk: cannot lock the key's copy in "
+                  "memory (%m): a reconnect may wait for it to be swapped "
+                  "in");
+  }
+  d->psk_fd = fd;
+  snprintf (d->psk_path, sizeof d->psk_path, "/proc/self/fd/%d", fd);
+  return 0;
+
+ out_close:
+  close (fd);
+  return -1;
+}
+
+/* The PSK file, read once.  Every connection, the first ones and each
+ * reconnect, reads the key through libnbd, which opens the file it is
+ * given.  A reconnect happens while swap waits for the donor, and the
+ * file may be on tmpfs (/etc in an initramfs, /run/secrets in a
+ * container), its page swapped out to the very device that waits: the
+ * read would wait for it forever.  So libnbd is given a copy in locked
+ * memory, which resident processes lock again after fork (resident.c),
+ * as /proc/self/fd/N.  The user name is the first one in it unless
+ * --tls-username names one.
+ */
+static int
+load_psk (const struct options *o, struct donor *d)
+{
+  size_t size;
+  char *text = read_psk_file (o->tls_psk, &size), *user;
+  int r = -1;
+
+  if (text == NULL)
+    return -1;
+  user = o->tls_username ? strdup (o->tls_username)
+                         : psk_first_user (o->tls_psk, text);
   if (user == NULL)
-    dram_error ("--tls-psk: %s holds no 'username:key' line", path);
-  return user;
+    goto out;
+  if ((size_t) snprintf (d->username, sizeof d->username, "%s", user)
+      >= sizeof d->username) {
+    dram_error ("--tls-psk: the user name '%s' is too long", user);
+    goto out;
+  }
+  r = pin_psk_copy (d, text, size);
+ out:
+  free (user);
+  /* The key's bytes do not linger in the heap. */
+  explicit_bzero (text, size);
+  free (text);
+  return r;
 }
 
 /* Whether the donor is reached over TCP from another machine, where
@@ -136,7 +259,7 @@ connect_one (const struct options *o, const struct donor *d, int timeout,
     goto err;
   if (o->tls_psk) {
     if (nbd_set_tls (h, LIBNBD_TLS_REQUIRE) == -1 ||
-        nbd_set_tls_psk_file (h, o->tls_psk) == -1 ||
+        nbd_set_tls_psk_file (h, d->psk_path) == -1 ||
         nbd_set_tls_username (h, d->username) == -1)
       goto err;
   }
@@ -207,25 +330,16 @@ read_info (struct donor *d)
 int
 donor_connect (const struct options *o, struct donor *d)
 {
-  char *username = NULL, why[600];
+  char why[600];
   unsigned i;
 
   memset (d, 0, sizeof *d);
   for (i = 0; i < MAX_CONNECTIONS; i++)
     d->fd[i] = -1;
+  d->psk_fd = -1;
   target_describe (&o->target, d->name, sizeof d->name);
-
-  if (o->tls_psk) {
-    username = o->tls_username ? strdup (o->tls_username)
-                               : psk_first_user (o->tls_psk);
-    if (username == NULL)
-      return -1;
-    if ((size_t) snprintf (d->username, sizeof d->username, "%s", username)
-        >= sizeof d->username) {
-      dram_error ("--tls-psk: the user name '%s' is too long", username);
-      goto err;
-    }
-  }
+  if (o->tls_psk && load_psk (o, d) == -1)
+    goto err;
 
   for (i = 0; i < o->connections; i++) {
     d->h[i] = connect_one (o, d, -1, why, sizeof why);
@@ -250,11 +364,9 @@ donor_connect (const struct options *o, struct donor *d)
       goto err;
     }
   }
-  free (username);
   return 0;
 
  err:
-  free (username);
   donor_close (d);
   return -1;
 }
@@ -429,4 +541,7 @@ donor_close (struct donor *d)
     d->fd[i] = -1;
   }
   d->nr = 0;
+  if (d->psk_fd >= 0)
+    close (d->psk_fd);
+  d->psk_fd = -1;
 }

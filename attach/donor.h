@@ -26,7 +26,15 @@ struct donor {
   char name[300];               /* host:port or socket, for messages */
   char identity[IDENTITY_LEN + 1];  /* the region's; "" if not published */
   char username[256];           /* TLS: the PSK's user */
+  int psk_fd;                   /* TLS: the key file's locked copy */
+  char psk_path[32];            /* ... as libnbd opens it */
 };
+
+/* The PSK file's copy: its memfd's name (resident.c locks every mapping
+ * of it) and the largest key file taken.
+ */
+#define PSK_MEMFD_NAME "dram-tls-psk"
+#define PSK_FILE_MAX (64 * 1024)
 
 /* Connects OPTS->connections times, in simple-reply mode (the kernel
  * understands nothing else), with TLS when asked.  Checks that the
@@ -86,8 +94,5 @@ extern struct link *donor_link (struct nbd_handle *h, const char *name);
 
 /* Closes whatever is still open. */
 extern void donor_close (struct donor *d);
-
-/* The first user name in a PSK file ("user:hexkey" lines). */
-extern char *psk_first_user (const char *path);
 
 #endif /* DRAM_DONOR_H */

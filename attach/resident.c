@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 
+#include "donor.h"
 #include "report.h"
 #include "resident.h"
 
@@ -60,7 +61,7 @@ set_oom_score_adj (const char *value)
 }
 
 /* Whether a line of /proc/self/maps is worth locking in full: the
- * executable and LIBS (their code, and their data, whose copy-on-write
+ * executable, the TLS key's copy (donor.c), and LIBS (their code, and their data, whose copy-on-write
  * pages the locking makes private now), and every anonymous mapping
  * that can be written (the heap, stacks, buffers).  Memory that was
  * allocated but never touched would otherwise be allocated on its first
@@ -78,7 +79,8 @@ wanted (const char *perms, const char *path, const char *exe,
     return (path[0] == '\0' || strcmp (path, "[heap]") == 0 ||
             strcmp (path, "[stack]") == 0) &&
            perms[0] == 'r' && perms[1] == 'w';
-  if (strcmp (path, exe) == 0)
+  if (strcmp (path, exe) == 0 ||
+      strcmp (path, "/memfd:" PSK_MEMFD_NAME) == 0)
     return true;
   base = base ? base + 1 : path;
   for (; libs && *libs; libs++)

@@ -4,7 +4,9 @@
 # a memory cgroup's workload of about 3 times its limit swaps to the
 # donor and verifies every byte,
 #   kill:  the donor (TLS-PSK, backing=file on tmpfs) is killed and
-#          started again 5 s later on the same port;
+#          started again 5 s later on the same port, with dram-attach's
+#          key file on tmpfs and pushed out to swap first (a reconnect
+#          must not read it: the swap-in would wait for the reconnect);
 #   cut:   a relay in front of the donor drops every connection and
 #          refuses new ones for 10 s;
 #   lost:  the donor comes back with backing=malloc (its RAM is new):
@@ -21,6 +23,7 @@ requires_root
 [ -d /dev/shm ] || skip "no /dev/shm for the donor's tmpfs file"
 attach=$abs_top_builddir/attach/dram-attach
 memverify=$abs_top_builddir/tests/memverify
+pageout=$abs_top_builddir/tests/pageout
 make_tmpdir
 export DRAM_RUNDIR=$tmpdir/run DRAM_ATTACH_LOG=$tmpdir/attach.log
 on_exit "'$attach' --detach all"
@@ -33,6 +36,14 @@ printf 'dram:%s\n' "$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" > "$psk"
 printf 'dram:%s\n' "$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" \
   > "$tmpdir/wrong.psk"
 make_memcg "dram-test-$$" $limit_mib
+# dram-attach's copy of the key, on tmpfs and charged to the workload's
+# cgroup, whose reclaim then frees it once pageout wrote it to swap.
+# The donor's stays off swap (a donor on the recipient's machine
+# reading a key swapped out to the recipient's device would wait for
+# itself).
+shm_psk=/dev/shm/dram-test-reconnect-$$.psk
+on_exit "rm -f '$shm_psk'"
+run_in_memcg cp "$psk" "$shm_psk"
 
 # donor PORT [NBDKIT-OPTIONS...] -- PLUGIN-ARGS: the dram plugin on
 # 127.0.0.1:PORT, pid in $tmpdir/donor.pid.
@@ -143,7 +154,7 @@ cat "$tmpdir/err"
 grep -q "TLS\|handshake" "$tmpdir/err"
 test -z "$(attached_dev)"
 
-"$attach" --mode=fuse --discard --tls-psk "$psk" 127.0.0.1:"$port"
+"$attach" --mode=fuse --discard --tls-psk "$shm_psk" 127.0.0.1:"$port"
 dev=$(attached_dev)
 test -n "$dev"
 [ "$(reconnects)" = 0 ]
@@ -151,6 +162,9 @@ out0=$(vmstat_field pswpout)
 start_work
 wait_swapped "$dev" 32
 kill -0 "$work"
+# The key file's page now lives only in swap (on this device, when it
+# is the machine's only swap, as in CI).
+"$pageout" "$shm_psk"
 kill_donor
 sleep 5
 "$attach" --status | tee "$tmpdir/status"

@@ -44,9 +44,10 @@ show_status ()
   dram-attach --status | sed "s/^/STATUS $1: /"
 }
 
-# faulted_workload PHASE FAULT MIB: memverify over MIB; once it has
-# swapped out 20 MiB, asks the host for FAULT; waits (at most 10
-# minutes) for memverify and sets $mv_rc.  One RESULT line.
+# faulted_workload PHASE FAULT MIB [FILE]: memverify over MIB; once it
+# has swapped out 20 MiB (and FILE's pages were pushed out to swap),
+# asks the host for FAULT; waits (at most 10 minutes) for memverify and
+# sets $mv_rc.  One RESULT line.
 faulted_workload ()
 {
   out0=$(vmstat pswpout)
@@ -61,6 +62,11 @@ faulted_workload ()
     [ "$i" -le 600 ] || fail "$1: no swapping after 60 s"
     sleep 0.1
   done
+  # A file the reconnect must not need (it would wait for itself):
+  # its pages now only in swap, on the device.
+  if [ -n "${4:-}" ]; then
+    pageout "$4" || fail "$1: $4 could not be pushed out to swap"
+  fi
   echo "DRAM-FAULT $2"
   tf=$(date +%s)
   i=0
@@ -143,7 +149,8 @@ if phase tls; then
   dram-attach --tls-psk /etc/dram/keys.psk "$donor:$TLS_PORT"
   [ "$(json_field tls)" = kernel ] || fail "tls: not kernel TLS"
   check_monitor
-  faulted_workload tls tls "$TLS_WORK_MIB"
+  # The key file is on the initramfs's tmpfs, and swapped out.
+  faulted_workload tls tls "$TLS_WORK_MIB" /etc/dram/keys.psk
   verified tls
   show_status tls
   dram-attach --detach /dev/nbd0

@@ -11,7 +11,8 @@
 #   lost   kill the donor and start it with backing=malloc: a new
 #          region, which dram-attach must refuse (on the block device;
 #          the swap version runs on the host, test-fuse-reconnect.sh);
-#   tls    kill and restart the TLS-PSK donor (kernel TLS).
+#   tls    kill and restart the TLS-PSK donor (kernel TLS), with the
+#          guest's key file (on its tmpfs root) pushed out to swap first.
 # The guest checks that every byte comes back or, when the region is
 # lost, that the workload dies without reading a wrong one.
 # VM_PHASES="kill tls" runs only those phases (for debugging).
@@ -36,6 +37,7 @@ work_mib=200
 
 vm_workdir
 vm_find_memverify
+vm_find_pageout
 psk=$VM_WORKDIR/keys.psk
 vm_psk_key "$psk"
 vm_psk_key "$VM_WORKDIR/wrong.psk"
@@ -122,7 +124,7 @@ ktls_modules="-m tls -m chacha_generic -m poly1305_generic -m chacha20poly1305
 # shellcheck disable=SC2086  # ktls_modules is a list of options
 vm_build_initramfs -L -o "$VM_WORKDIR/initrd.gz" \
   -s "$VM_DIR/guest-reconnect.sh" \
-  -b "$attach" -b "$MEMVERIFY" -m nbd $ktls_modules \
+  -b "$attach" -b "$MEMVERIFY" -b "$PAGEOUT" -m nbd $ktls_modules \
   -f "$psk:/etc/dram/keys.psk" -f "$VM_WORKDIR/wrong.psk:/etc/dram/wrong.psk" \
   -e PLAIN_PORT="$plain_port" -e TLS_PORT="$tls_port" \
   -e RELAY_PORT="$relay_port" \
@@ -184,6 +186,12 @@ MEM=128 CPUS=${CPUS:-2} VM_TIMEOUT=${VM_TIMEOUT:-1200} \
 kill "$conductor" 2>/dev/null || :
 wait "$conductor" 2>/dev/null || :
 cat "$VM_WORKDIR/conductor.log" "$faults" 2>/dev/null || :
+# The donors' own words, when the guest failed.
+if [ "$rc" -ne 0 ]; then
+  for f in plain tls; do
+    [ ! -s "$VM_WORKDIR/$f.log" ] || sed "s/^/donor $f: /" "$VM_WORKDIR/$f.log"
+  done
+fi
 grep -a '^RESULT\|^memverify: \|^STATUS\|all phases passed' "$VM_LOG" |
   tr -d '\r'
 [ "$rc" -eq 0 ]

@@ -712,35 +712,43 @@ vm_psk_key ()
     > "$1"
 }
 
-# vm_find_memverify
-# Set MEMVERIFY to the memverify binary: $MEMVERIFY, the build tree's
-# ($abs_top_builddir/tests/memverify, ./memverify as automake runs tests in
-# tests/, or next to this directory), or else one compiled now from
-# memverify.c with $CC (static if possible).
+# vm_find_memverify, vm_find_pageout
+# Set MEMVERIFY (PAGEOUT) to the memverify (pageout) test helper: the
+# variable's own value, the build tree's ($abs_top_builddir/tests/NAME,
+# ./NAME as automake runs tests in tests/, or next to this directory),
+# or else one compiled now from NAME.c with $CC (static if possible).
 vm_find_memverify ()
 {
-  vm_untraced vm__find_memverify
+  vm_untraced vm__find_helper memverify MEMVERIFY
 }
 
-vm__find_memverify ()
+vm_find_pageout ()
 {
-  local cand src
+  vm_untraced vm__find_helper pageout PAGEOUT
+}
 
-  for cand in "${MEMVERIFY:-}" \
-              "${abs_top_builddir:+$abs_top_builddir/tests/memverify}" \
-              "$PWD/memverify" "$VM_DIR/../memverify"; do
+vm__find_helper ()
+{
+  local name=$1 var=$2 cand src out
+
+  for cand in "${!var:-}" \
+              "${abs_top_builddir:+$abs_top_builddir/tests/$name}" \
+              "$PWD/$name" "$VM_DIR/../$name"; do
     if [ -n "$cand" ] && [ -f "$cand" ] && [ -x "$cand" ]; then
-      MEMVERIFY=$cand
+      printf -v "$var" '%s' "$cand"
       return 0
     fi
   done
-  src=${abs_top_srcdir:+$abs_top_srcdir/tests/memverify.c}
-  [ -n "$src" ] && [ -r "$src" ] || src=$VM_DIR/../memverify.c
-  [ -r "$src" ] || vm_fail "memverify.c not found" || return 1
+  src=${abs_top_srcdir:+$abs_top_srcdir/tests/$name.c}
+  [ -n "$src" ] && [ -r "$src" ] || src=$VM_DIR/../$name.c
+  [ -r "$src" ] || vm_fail "$name.c not found" || return 1
   vm_workdir || return 1
-  MEMVERIFY=$VM_WORKDIR/memverify
-  echo "$VM_NAME: no memverify built, compiling $src" >&2
-  "${CC:-cc}" -O2 -static -o "$MEMVERIFY" "$src" 2>/dev/null ||
-    "${CC:-cc}" -O2 -o "$MEMVERIFY" "$src" ||
+  out=$VM_WORKDIR/$name
+  echo "$VM_NAME: no $name built, compiling $src" >&2
+  # Outside the build, an empty config.h stands in for its.
+  [ -e "$VM_WORKDIR/config.h" ] || : > "$VM_WORKDIR/config.h"
+  "${CC:-cc}" -O2 -static -I"$VM_WORKDIR" -o "$out" "$src" 2>/dev/null ||
+    "${CC:-cc}" -O2 -I"$VM_WORKDIR" -o "$out" "$src" ||
     vm_fail "cannot compile $src" || return 1
+  printf -v "$var" '%s' "$out"
 }
