@@ -12,20 +12,22 @@
 #include <syslog.h>
 
 #include "attach.h"
+#include "logsock.h"
 #include "options.h"
 #include "report.h"
 
 static bool verbose;
 static bool use_syslog;
+static struct logsock syslog_sock = { .fd = -1 };
 
 /* To stderr, or to syslog once a resident process has left its
- * terminal behind.
+ * terminal behind (never waiting for the daemon: logsock.h).
  */
 static void
 vreport (int priority, const char *fmt, va_list ap)
 {
   if (use_syslog)
-    vsyslog (priority, fmt, ap);
+    logsock_vsend (&syslog_sock, LOG_DAEMON | priority, fmt, ap);
   else {
     fputs ("dram-attach: ", stderr);
     vfprintf (stderr, fmt, ap);
@@ -58,7 +60,8 @@ dram_debug (const char *fmt, ...)
 void
 dram_report_to_syslog (const char *ident)
 {
-  openlog (ident, LOG_PID, LOG_DAEMON);
+  /* No daemon now: messages are dropped, as syslog(3) drops them. */
+  logsock_open (&syslog_sock, _PATH_LOG, ident);
   use_syslog = true;
 }
 
