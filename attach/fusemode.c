@@ -93,7 +93,7 @@ server (const struct options *o, struct donor *d, const char *mountpoint,
   if (leave_session () == -1)
     _exit (EXIT_FAILURE);
   /* Until it is serving, what goes wrong reaches the user's terminal. */
-  _exit (fuse_server_run (o, d, mountpoint, health, ready) == 0
+  resident_exit (fuse_server_run (o, d, mountpoint, health, ready) == 0
          ? EXIT_SUCCESS : EXIT_FAILURE);
 }
 

@@ -25,7 +25,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -507,14 +506,13 @@ read_fuse (void *arg)
 }
 
 /* The reader's buffer, and one malloc arena, never trimmed: a request's
- * small allocations in libfuse reuse memory that is already locked.
+ * small allocations in libfuse, and a reconnect's in libnbd, reuse
+ * memory that is already locked.
  */
 static int
 alloc_reader (void)
 {
-  mallopt (M_ARENA_MAX, 1);
-  mallopt (M_TRIM_THRESHOLD, -1);
-  mallopt (M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+  resident_heap (RESIDENT_HEAP);
   srv.buf = (struct fuse_buf) {
     .mem = resident_alloc (FUSE_BUF_SIZE), .size = FUSE_BUF_SIZE,
   };
@@ -686,13 +684,15 @@ fuse_server_run (const struct options *o, struct donor *d,
     r = -1;
     goto out_stop;
   }
-  /* Mounted and serving: the parent can set up the loop device. */
+  /* Mounted and serving: the parent can set up the loop device.  The
+   * log's writer thread, too, exists before the first swap request.
+   */
+  quiet_stderr ();
   if (write (ready_fd, "r", 1) != 1) {
     r = -1;
     goto out_stop;
   }
   close (ready_fd);
-  quiet_stderr ();
 
   r = serve ();
 

@@ -76,12 +76,12 @@ nbd_ioctl_connect (int index, const struct nbd_connect_req *req)
     static const char *const libs[] = { "libc.", "ld-linux", NULL };
 
     if (daemonize_io () == -1 || become_resident (libs) == -1)
-      _exit (EXIT_FAILURE);
+      resident_exit (EXIT_FAILURE);
     if (ioctl (fd, NBD_DO_IT) == -1 && errno != EPIPE)
       dram_error ("/dev/nbd%d: NBD_DO_IT: %m", index);
     ioctl (fd, NBD_CLEAR_QUE);
     ioctl (fd, NBD_CLEAR_SOCK);
-    _exit (EXIT_SUCCESS);
+    resident_exit (EXIT_SUCCESS);
   }
   close (fd);
   return pid;

@@ -9,29 +9,72 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <syslog.h>
+#include <sys/uio.h>
 
 #include "attach.h"
+#include "logring.h"
 #include "logsock.h"
 #include "options.h"
 #include "report.h"
 
 static bool verbose;
-static bool use_syslog;
+static bool background;          /* dram_report_in_background */
 static struct logsock syslog_sock = { .fd = -1 };
+static int log_fd = -1;         /* DRAM_ATTACH_LOG, or -1: syslog */
 
-/* To stderr, or to syslog once a resident process has left its
- * terminal behind (never waiting for the daemon: logsock.h).
+static void
+send_syslog (int priority, const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start (ap, fmt);
+  logsock_vsend (&syslog_sock, priority, fmt, ap);
+  va_end (ap);
+}
+
+/* The writer thread's end (logring.h): one write(2) per line, so that
+ * the processes sharing a log file do not mix their lines.  A line
+ * that cannot be written has nowhere else to go.
+ */
+static void
+sink (void *unused, int priority, const char *text)
+{
+  struct iovec iov[] = {
+    { .iov_base = (char *) "dram-attach: ", .iov_len = 13 },
+    { .iov_base = (char *) text, .iov_len = strlen (text) },
+    { .iov_base = (char *) "\n", .iov_len = 1 },
+  };
+
+  (void) unused;
+  if (log_fd >= 0) {
+    if (writev (log_fd, iov, 3) == -1)
+      return;
+  }
+  else
+    send_syslog (LOG_DAEMON | priority, "%s", text);
+}
+
+/* To stderr, or through the writer thread once a resident process has
+ * left its terminal behind (straight to the log if the thread could
+ * not be started).
  */
 static void
 vreport (int priority, const char *fmt, va_list ap)
 {
-  if (use_syslog)
-    logsock_vsend (&syslog_sock, LOG_DAEMON | priority, fmt, ap);
-  else {
+  char text[1024];
+
+  if (!background) {
     fputs ("dram-attach: ", stderr);
     vfprintf (stderr, fmt, ap);
     fputc ('\n', stderr);
+  }
+  else if (logring_running ())
+    logring_vput (priority, fmt, ap);   /* or dropped, and counted */
+  else {
+    vsnprintf (text, sizeof text, fmt, ap);
+    sink (NULL, priority, text);
   }
 }
 
@@ -58,11 +101,22 @@ dram_debug (const char *fmt, ...)
 }
 
 void
-dram_report_to_syslog (const char *ident)
+dram_report_in_background (const char *ident, int fd)
 {
+  log_fd = fd;
   /* No daemon now: messages are dropped, as syslog(3) drops them. */
-  logsock_open (&syslog_sock, _PATH_LOG, ident);
-  use_syslog = true;
+  if (fd < 0)
+    logsock_open (&syslog_sock, _PATH_LOG, ident);
+  background = true;
+  if (logring_start (sink, NULL) == -1)
+    dram_error ("warning: cannot start the log writer thread (%m): "
+                "messages are written by the threads that report them");
+}
+
+void
+dram_report_flush (void)
+{
+  logring_flush (1000);
 }
 
 static void __attribute__ ((noreturn))

@@ -314,7 +314,13 @@ monitor_libs (void)
 static void __attribute__ ((noreturn))
 run (struct monitor *m, const char *health, int ready)
 {
-  if (leave_session () == -1 || become_resident (monitor_libs ()) == -1)
+  if (leave_session () == -1)
+    _exit (EXIT_FAILURE);
+  /* A reconnect's allocations (libnbd's handle, GnuTLS's session) reuse
+   * locked heap rather than fault fresh pages under pressure.
+   */
+  resident_heap (RESIDENT_HEAP);
+  if (become_resident (monitor_libs ()) == -1)
     _exit (EXIT_FAILURE);
   m->ev = nbd_events_open (m->index);
   if (m->ev == NULL)
@@ -322,11 +328,12 @@ run (struct monitor *m, const char *health, int ready)
   m->health = health_create (health, m->d->nr);
   if (m->health == NULL)
     _exit (EXIT_FAILURE);
-  if (write (ready, "r", 1) != 1)
-    _exit (EXIT_FAILURE);
-  close (ready);
+  /* Before swap can be on this device: the log's writer thread too. */
   quiet_stderr ();
-  _exit (watch (m) == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+  if (write (ready, "r", 1) != 1)
+    resident_exit (EXIT_FAILURE);
+  close (ready);
+  resident_exit (watch (m) == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
 }
 
 pid_t

@@ -208,12 +208,13 @@ proxy_main (struct donor *d, const int *ours)
 
   signal (SIGPIPE, SIG_IGN);
   if (daemonize_io () == -1)
-    _exit (EXIT_FAILURE);
+    resident_exit (EXIT_FAILURE);
   for (i = 0; i < d->nr; i++)
     if (conn_init (&conns[i], ours[i]) == -1)
-      _exit (EXIT_FAILURE);
+      resident_exit (EXIT_FAILURE);
+  resident_heap (RESIDENT_HEAP);
   if (become_resident (resident_libnbd_libs) == -1)
-    _exit (EXIT_FAILURE);
+    resident_exit (EXIT_FAILURE);
   for (i = 0; i < d->nr; i++) {
     struct engine_source src = {
       .fd = ours[i], .want = want_requests, .readable = take_request,
@@ -224,14 +225,14 @@ proxy_main (struct donor *d, const int *ours)
     d->h[i] = NULL;             /* the link's, and then the engine's */
     conns[i].engine = l ? engine_start (l, &src, NULL) : NULL;
     if (conns[i].engine == NULL)
-      _exit (EXIT_FAILURE);
+      resident_exit (EXIT_FAILURE);
   }
   for (i = 0; i < d->nr; i++) {
     engine_wait (conns[i].engine);
     /* The kernel sees the end of its socket and fails what is left. */
     shutdown (conns[i].kfd, SHUT_RDWR);
   }
-  _exit (EXIT_SUCCESS);
+  resident_exit (EXIT_SUCCESS);
 }
 
 pid_t

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,6 +168,26 @@ resident_alloc (size_t size)
 }
 
 void
+resident_heap (size_t reserve)
+{
+  volatile char *p;
+  size_t i;
+
+  mallopt (M_ARENA_MAX, 1);
+  mallopt (M_TRIM_THRESHOLD, -1);
+  mallopt (M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+  /* Written through a volatile pointer: a malloc, memset and free the
+   * compiler could see through would be no allocation at all.
+   */
+  p = malloc (reserve);
+  if (p == NULL)
+    return;
+  for (i = 0; i < reserve; i += 4096)
+    p[i] = 0;
+  free ((void *) p);
+}
+
+void
 prefault_stack (void)
 {
   volatile char area[64 * 1024];
@@ -207,22 +228,31 @@ quiet_stderr (void)
   int fd;
 
   /* DRAM_ATTACH_LOG=FILE: messages there instead (tests, machines
-   * without a syslog daemon).
+   * without a syslog daemon).  Either way, written by a thread of their
+   * own (report.h).
    */
   if (log && *log) {
     fd = open (log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd >= 0) {
       dup2 (fd, 2);
       close (fd);
+      dram_report_in_background ("dram-attach", 2);
       return;
     }
   }
   fd = open ("/dev/null", O_WRONLY | O_CLOEXEC);
-  dram_report_to_syslog ("dram-attach");
   if (fd >= 0) {
     dup2 (fd, 2);
     close (fd);
   }
+  dram_report_in_background ("dram-attach", -1);
+}
+
+void
+resident_exit (int status)
+{
+  dram_report_flush ();
+  _exit (status);
 }
 
 int

@@ -35,11 +35,24 @@ extern const char *const resident_libnbd_libs[];
  */
 extern int leave_session (void);
 
-/* From now on messages go to syslog, and stderr to /dev/null. */
+/* From now on messages go to syslog (or $DRAM_ATTACH_LOG), written by
+ * a thread of their own, and stderr to /dev/null.
+ */
 extern void quiet_stderr (void);
+
+/* _exit (STATUS), once what was reported is written (a second at most). */
+extern void resident_exit (int status) __attribute__ ((noreturn));
 
 /* Both at once. */
 extern int daemonize_io (void);
+
+/* One malloc arena, never trimmed, and RESERVE bytes of heap touched
+ * now (so locked, in a resident process) and left free: the small
+ * allocations a library makes later, under pressure, reuse memory that
+ * is already there (mallocs of 4 MiB or more still map their own).
+ */
+#define RESIDENT_HEAP (1024 * 1024)
+extern void resident_heap (size_t reserve);
 
 /* Touches the next 64 KiB of the calling thread's stack, so that they
  * are there (and, after mlockall, locked) before it serves requests.

@@ -12,9 +12,16 @@ extern void dram_error (const char *fmt, ...)
 extern void dram_debug (const char *fmt, ...)
   __attribute__ ((format (printf, 1, 2)));
 
-/* From now on, report to syslog as IDENT: for a process that has left
- * its terminal behind.
+/* From now on, report to FD, or to syslog as IDENT when FD is -1, from
+ * a thread that does nothing else: for a process that has left its
+ * terminal behind and is in the swap path, whose reports must never
+ * wait for the log (dram-attach's logring.h).
  */
-extern void dram_report_to_syslog (const char *ident);
+extern void dram_report_in_background (const char *ident, int fd);
+
+/* Before such a process exits: waits a little for what it reported to
+ * be written.
+ */
+extern void dram_report_flush (void);
 
 #endif /* DRAM_REPORT_H */

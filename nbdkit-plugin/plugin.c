@@ -46,7 +46,12 @@ dram_debug (const char *fmt, ...)
 
 /* nbdkit decides where its messages go. */
 void
-dram_report_to_syslog (const char *ident)
+dram_report_in_background (const char *ident, int fd)
+{
+}
+
+void
+dram_report_flush (void)
 {
 }
 

@@ -183,6 +183,14 @@ grep -q "reconnected to the donor after" "$DRAM_ATTACH_LOG"
 stop_pidfile "$tmpdir/donor.pid"
 
 # --- cut: no connection to the donor for 10 s -------------------------
+# From here the server's log is on tmpfs, its page charged to the
+# workload's cgroup like the key's above and pushed out to swap before
+# the cut: writing "lost the donor" there must not hold the reconnect.
+shm_log=/dev/shm/dram-test-reconnect-$$.log
+on_exit "rm -f '$shm_log'"
+run_in_memcg sh -c "echo 'test: phase cut' > '$shm_log'"
+disk_log=$DRAM_ATTACH_LOG
+export DRAM_ATTACH_LOG=$shm_log
 dport=$(free_port)
 donor "$dport" -- size=${swap_mib}M backing=file file="$region"
 rport=$(free_port)
@@ -192,6 +200,7 @@ dev=$(attached_dev)
 start_work
 wait_swapped "$dev" 32
 kill -0 "$work"
+"$pageout" "$shm_log"
 cut_relay
 sleep 10
 "$attach" --status | grep -E "^$dev .* reconnecting"
@@ -204,6 +213,14 @@ grep -q "memverify: OK" "$tmpdir/work"
 # Each of the 2 connections came back once.
 [ "$(reconnects)" -ge 2 ]
 grep -E "^$dev .* connected$" "$tmpdir/status"
+grep -q "lost the donor" "$DRAM_ATTACH_LOG"
+grep -q "reconnected to the donor after" "$DRAM_ATTACH_LOG"
+cat "$DRAM_ATTACH_LOG"
+# The next phase loses the swap: the log goes back to the disk.
+"$attach" --detach "$dev"
+export DRAM_ATTACH_LOG=$disk_log
+"$attach" --mode=fuse --connections 2 127.0.0.1:"$rport"
+dev=$(attached_dev)
 
 # --- lost: the donor returns with new RAM ------------------------------
 start_work

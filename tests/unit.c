@@ -33,7 +33,12 @@ dram_error (const char *fmt, ...)
 }
 
 void
-dram_report_to_syslog (const char *ident)
+dram_report_in_background (const char *ident, int fd)
+{
+}
+
+void
+dram_report_flush (void)
 {
 }
 
