@@ -266,7 +266,14 @@ connect_one (const struct options *o, const struct donor *d, int timeout,
 
   switch (t->transport) {
   case T_TCP:
-    r = nbd_aio_connect_tcp (h, t->host, t->port);
+    /* A reconnect resolves nothing: a lookup reads /etc/hosts, which on
+     * a tmpfs root can be in the very swap that waits for it.
+     */
+    if (d->peer_len > 0)
+      r = nbd_aio_connect (h, (const struct sockaddr *) &d->peer,
+                           d->peer_len);
+    else
+      r = nbd_aio_connect_tcp (h, t->host, t->port);
     break;
   case T_UNIX:
     r = nbd_aio_connect_unix (h, t->socket);
@@ -327,6 +334,21 @@ read_info (struct donor *d)
   return 0;
 }
 
+/* Where the first connection went, for the others and the reconnects
+ * (none remembered: they resolve the name again).
+ */
+static void
+remember_peer (struct donor *d)
+{
+  socklen_t len = sizeof d->peer;
+
+  if (getpeername (nbd_aio_get_fd (d->h[0]), (struct sockaddr *) &d->peer,
+                   &len) == 0 && len <= sizeof d->peer)
+    d->peer_len = len;
+  else
+    dram_debug ("donor %s: getpeername: %m", d->name);
+}
+
 int
 donor_connect (const struct options *o, struct donor *d)
 {
@@ -352,6 +374,8 @@ donor_connect (const struct options *o, struct donor *d)
     if (i == 0) {
       if (read_info (d) == -1)
         goto err;
+      if (o->target.transport == T_TCP)
+        remember_peer (d);
       if (o->connections > 1 && !d->can_multi_conn) {
         dram_error ("donor %s does not allow several connections "
                     "(no multi-conn); use --connections 1", d->name);

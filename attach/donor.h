@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <gnutls/gnutls.h>
 #include <libnbd.h>
@@ -28,6 +29,12 @@ struct donor {
   char username[256];           /* TLS: the PSK's user */
   int psk_fd;                   /* TLS: the key file's locked copy */
   char psk_path[32];            /* ... as libnbd opens it */
+  /* A host name's address, found by the first connection: the later
+   * ones, and every reconnect, go there without resolving the name
+   * again (0: not a host name).
+   */
+  struct sockaddr_storage peer;
+  socklen_t peer_len;
 };
 
 /* The PSK file's copy: its memfd's name (resident.c locks every mapping
