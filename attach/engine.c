@@ -342,6 +342,9 @@ loop (void *arg)
   bool stopping;
 
   prefault_stack ();
+  /* This thread's reconnects' handshakes then send with no fresh page. */
+  if (c->has_rc)
+    warm_send_path ();
   for (;;) {
     s = atomic_load (&c->state);
     if (s == DOWN) {

@@ -328,6 +328,10 @@ run (struct monitor *m, const char *health, int ready)
   m->health = health_create (health, m->d->nr);
   if (m->health == NULL)
     _exit (EXIT_FAILURE);
+  /* This thread makes every new connection: its handshakes' sends
+   * then take no fresh page.
+   */
+  warm_send_path ();
   /* Before swap can be on this device: the log's writer thread too. */
   quiet_stderr ();
   if (write (ready, "r", 1) != 1)

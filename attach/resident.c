@@ -13,6 +13,9 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include "donor.h"
 #include "report.h"
@@ -185,6 +188,42 @@ resident_heap (size_t reserve)
   for (i = 0; i < reserve; i += 4096)
     p[i] = 0;
   free ((void *) p);
+}
+
+int
+warm_send_path (void)
+{
+  struct sockaddr_in sin = {
+    .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK),
+  };
+  socklen_t len = sizeof sin;
+  static char buf[4096];
+  int l, c = -1, a = -1, r = -1;
+
+  l = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (l == -1 || bind (l, (struct sockaddr *) &sin, len) == -1 ||
+      listen (l, 1) == -1 ||
+      getsockname (l, (struct sockaddr *) &sin, &len) == -1)
+    goto out;
+  c = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (c == -1 || connect (c, (struct sockaddr *) &sin, len) == -1)
+    goto out;
+  a = accept4 (l, NULL, NULL, SOCK_CLOEXEC);
+  if (a == -1 ||
+      send (c, buf, sizeof buf, MSG_NOSIGNAL) != (ssize_t) sizeof buf ||
+      recv (a, buf, sizeof buf, MSG_WAITALL) != (ssize_t) sizeof buf)
+    goto out;
+  r = 0;
+ out:
+  if (r == -1)
+    dram_debug ("warming the send path on 127.0.0.1: %m");
+  if (a >= 0)
+    close (a);
+  if (c >= 0)
+    close (c);
+  if (l >= 0)
+    close (l);
+  return r;
 }
 
 void

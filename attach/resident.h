@@ -51,6 +51,17 @@ extern int daemonize_io (void);
  * allocations a library makes later, under pressure, reuse memory that
  * is already there (mallocs of 4 MiB or more still map their own).
  */
+/* Gives the calling thread's TCP page fragment a page, by sending 4 KiB
+ * over a loopback connection of its own.  TCP copies what a thread
+ * sends into that thread's fragment (current->task_frag), reused once
+ * what was sent is freed; a thread that never sent must allocate it at
+ * its first send.  Seen in the test VM with sysrq-t: a monitor that
+ * never reconnected sat in its first handshake's sendto, in
+ * skb_page_frag_refill, reclaiming, while swap waited for it.
+ * Returns 0, or -1 (no loopback: the first send allocates as before).
+ */
+extern int warm_send_path (void);
+
 #define RESIDENT_HEAP (1024 * 1024)
 extern void resident_heap (size_t reserve);
 
