@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "logring.h"
+#include "resident.h"
 
 #define SLOTS 64
 #define TEXT_MAX 1024
@@ -38,19 +39,6 @@ static struct {
   struct slot slot[SLOTS];
 } ring;
 
-/* The stack the writer will use, touched now (and so locked in a
- * resident process) rather than when a message comes.
- */
-static void
-prefault (void)
-{
-  volatile char area[WRITER_STACK / 2];
-  size_t i;
-
-  for (i = 0; i < sizeof area; i += 4096)
-    area[i] = 0;
-}
-
 static void *
 writer (void *unused)
 {
@@ -58,7 +46,10 @@ writer (void *unused)
   int priority;
 
   (void) unused;
-  prefault ();
+  /* Its stack touched now (and so locked in a resident process) rather
+   * than when a message comes: prefault_stack's 64 KiB of WRITER_STACK.
+   */
+  prefault_stack ();
   pthread_mutex_lock (&ring.lock);
   for (;;) {
     while (ring.tail == ring.head)
@@ -157,7 +148,7 @@ int
 logring_flush (unsigned ms)
 {
   struct timespec deadline;
-  int r = 0;
+  int r;
 
   if (!logring_running ())
     return 0;
@@ -169,11 +160,10 @@ logring_flush (unsigned ms)
     deadline.tv_nsec -= 1000000000;
   }
   pthread_mutex_lock (&ring.lock);
-  while (ring.tail != ring.head && r == 0)
-    if (pthread_cond_timedwait (&ring.written, &ring.lock, &deadline) != 0)
-      r = -1;
-  if (ring.tail != ring.head)
-    r = -1;
+  while (ring.tail != ring.head &&
+         pthread_cond_timedwait (&ring.written, &ring.lock, &deadline) == 0)
+    ;
+  r = ring.tail == ring.head ? 0 : -1;
   pthread_mutex_unlock (&ring.lock);
   return r;
 }

@@ -48,12 +48,11 @@ sink (void *unused, int priority, const char *text)
   };
 
   (void) unused;
-  if (log_fd >= 0) {
-    if (writev (log_fd, iov, 3) == -1)
-      return;
-  }
-  else
+  if (log_fd < 0)
     send_syslog (LOG_DAEMON | priority, "%s", text);
+  else if (writev (log_fd, iov, 3) == -1) {
+    /* nowhere else to say so */
+  }
 }
 
 /* To stderr, or through the writer thread once a resident process has

@@ -40,17 +40,12 @@ extern int leave_session (void);
  */
 extern void quiet_stderr (void);
 
-/* _exit (STATUS), once what was reported is written (a second at most). */
-extern void resident_exit (int status) __attribute__ ((noreturn));
-
 /* Both at once. */
 extern int daemonize_io (void);
 
-/* One malloc arena, never trimmed, and RESERVE bytes of heap touched
- * now (so locked, in a resident process) and left free: the small
- * allocations a library makes later, under pressure, reuse memory that
- * is already there (mallocs of 4 MiB or more still map their own).
- */
+/* _exit (STATUS), once what was reported is written (a second at most). */
+extern void resident_exit (int status) __attribute__ ((noreturn));
+
 /* Gives the calling thread's TCP page fragment a page, by sending 4 KiB
  * over a loopback connection of its own.  TCP copies what a thread
  * sends into that thread's fragment (current->task_frag), reused once
@@ -58,10 +53,15 @@ extern int daemonize_io (void);
  * its first send.  Seen in the test VM with sysrq-t: a monitor that
  * never reconnected sat in its first handshake's sendto, in
  * skb_page_frag_refill, reclaiming, while swap waited for it.
- * Returns 0, or -1 (no loopback: the first send allocates as before).
+ * Without loopback it does nothing (the first send allocates as before).
  */
-extern int warm_send_path (void);
+extern void warm_send_path (void);
 
+/* One malloc arena, never trimmed, and RESERVE bytes of heap touched
+ * now (so locked, in a resident process) and left free: the small
+ * allocations a library makes later, under pressure, reuse memory that
+ * is already there (mallocs of 4 MiB or more still map their own).
+ */
 #define RESIDENT_HEAP (1024 * 1024)
 extern void resident_heap (size_t reserve);
 
