@@ -6,6 +6,9 @@
 #   dram      dram-attach --mode=fuse, donor nbdkit + dram.so
 #   nbdfuse   the off-the-shelf route: nbdkit memory + nbdfuse +
 #             losetup --direct-io
+#   memfuse   the floor of any FUSE + loop route: bench/memfuse serves
+#             the file from its own locked memory (no donor, no network),
+#             under the same loop device set-up as nbdfuse's
 #   zram      local compressed RAM
 #   disk      a swapfile on the local disk
 # one swap at a time, several runs each, the order rotating from run to
@@ -28,12 +31,14 @@ swap_mib=$((work * 2))
 out=${BENCH_OUT:-$top/bench/results/swap-host.txt}
 attach=$top/attach/dram-attach
 memverify=$top/tests/memverify
+memfuse=$top/bench/memfuse
 python=/usr/bin/python3
 
 requires_root
 requires nbdkit nbdfuse losetup zramctl mkswap swapon swapoff gnuplot "$python"
-[ -x "$attach" ] && [ -x "$memverify" ] || {
-  echo "swap-host: build first (make, make -C tests memverify)" >&2; exit 1; }
+[ -x "$attach" ] && [ -x "$memverify" ] && [ -x "$memfuse" ] || {
+  echo "swap-host: build first (make, make -C tests memverify," \
+       "make -C bench memfuse)" >&2; exit 1; }
 if grep -q . <(tail -n +2 /proc/swaps); then
   echo "swap-host: swap is already on here; turn it off first:" >&2
   cat /proc/swaps >&2
@@ -59,9 +64,26 @@ dram_down ()
   stop_pidfile "$tmpdir/dram.pid"
 }
 
-nbdfuse_up ()
+# Swap on a loop device over FILE, as losetup sets it up by hand.
+loop_swap_up ()
 {
   local dev
+  dev=$(losetup --direct-io=on --sector-size 4096 -f --show "$1")
+  mkswap "$dev" >/dev/null
+  swapon "$dev"
+  echo "$dev"
+}
+# And down: the loop device DEV, then the FUSE mount DIR and its server.
+loop_swap_down ()
+{
+  swapoff "$1"
+  losetup -d "$1"
+  fusermount3 -u "$2" 2>/dev/null || umount "$2"
+  stop_pidfile "$3"
+}
+
+nbdfuse_up ()
+{
   rm -f "$tmpdir/mem.sock" "$tmpdir/mem.pid"
   nbdkit -U "$tmpdir/mem.sock" -P "$tmpdir/mem.pid" memory ${swap_mib}M
   wait_for_file "$tmpdir/mem.sock"
@@ -71,18 +93,26 @@ nbdfuse_up ()
     </dev/null >/dev/null 2>"$tmpdir/nbdfuse.log" &
   echo $! > "$tmpdir/nbdfuse.pid"
   wait_for_file "$tmpdir/nbdfuse/nbd"
-  dev=$(losetup --direct-io=on --sector-size 4096 -f --show "$tmpdir/nbdfuse/nbd")
-  mkswap "$dev" >/dev/null
-  swapon "$dev"
-  echo "$dev"
+  loop_swap_up "$tmpdir/nbdfuse/nbd"
 }
 nbdfuse_down ()
 {
-  swapoff "$1"
-  losetup -d "$1"
-  fusermount3 -u "$tmpdir/nbdfuse" 2>/dev/null || umount "$tmpdir/nbdfuse"
-  stop_pidfile "$tmpdir/nbdfuse.pid"
+  loop_swap_down "$1" "$tmpdir/nbdfuse" "$tmpdir/nbdfuse.pid"
   stop_pidfile "$tmpdir/mem.pid"
+}
+
+memfuse_up ()
+{
+  mkdir -p "$tmpdir/memfuse"
+  "$memfuse" "$tmpdir/memfuse" "$swap_mib" \
+    </dev/null >/dev/null 2>"$tmpdir/memfuse.log" &
+  echo $! > "$tmpdir/memfuse.pid"
+  wait_for_file "$tmpdir/memfuse/swap"
+  loop_swap_up "$tmpdir/memfuse/swap"
+}
+memfuse_down ()
+{
+  loop_swap_down "$1" "$tmpdir/memfuse" "$tmpdir/memfuse.pid"
 }
 
 zram_up ()
@@ -117,7 +147,7 @@ disk_down ()
 current=
 on_exit '[ -z "$current" ] || ${current%% *}_down ${current#* }'
 
-kinds=(dram nbdfuse zram disk)
+kinds=(dram nbdfuse memfuse zram disk)
 results=$tmpdir/results
 : > "$results"
 echo "swap-host: $runs runs of memverify ${work} MiB (3 processes, both" \
@@ -154,17 +184,21 @@ print()
 print(f"memverify {sys.argv[2]} MiB (3 processes, sequential then random) in a "
       f"{sys.argv[3]} MiB memory cgroup; seconds, lower is better")
 print()
-print("| swap | runs | median | min | max | vs nbdfuse route | vs zram |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+print("| swap | runs | median | min | max | vs nbdfuse route "
+      "| vs FUSE + loop floor | vs zram |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
 names = {"dram": "dram --mode=fuse", "nbdfuse": "nbdkit memory + nbdfuse + loop",
+         "memfuse": "FUSE + loop floor (memfuse, no donor)",
          "zram": "zram", "disk": "swapfile on local disk"}
-short = {"dram": "dram fuse", "nbdfuse": "nbdfuse route", "zram": "zram",
+short = {"dram": "dram fuse", "nbdfuse": "nbdfuse route",
+         "memfuse": "FUSE+loop floor", "zram": "zram",
          "disk": "disk swapfile"}
 with open(sys.argv[4], "w") as dat:
-    for k in ("dram", "nbdfuse", "zram", "disk"):
+    for k in ("dram", "nbdfuse", "memfuse", "zram", "disk"):
         v = t[k]
         print(f"| {names[k]} | {len(v)} | {med[k]:.1f} | {min(v):.1f} "
               f"| {max(v):.1f} | {med[k] / med['nbdfuse']:.2f} "
+              f"| {med[k] / med['memfuse']:.2f} "
               f"| {med[k] / med['zram']:.2f} |")
         dat.write(f'"{short[k]}" {med[k]:.2f}\n')
 PY
