@@ -22,6 +22,7 @@
 #include "attach.h"
 #include "donor.h"
 #include "fuseserver.h"
+#include "fusetree.h"
 #include "loop.h"
 #include "modes.h"
 #include "report.h"
@@ -157,7 +158,7 @@ attach_fuse (const struct options *o)
   close (ready[0]);
 
   /* With swap, the loop device lets go of the file at swapoff. */
-  snprintf (file, sizeof file, "%s/%s", mountpoint, FUSE_SERVER_FILE);
+  snprintf (file, sizeof file, "%s/%s", mountpoint, FUSE_TREE_FILE);
   lfd = loop_attach (file, o->swap, st.device, sizeof st.device);
   if (lfd == -1)
     goto out_unmount;

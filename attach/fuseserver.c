@@ -21,8 +21,6 @@
 
 #include <config.h>
 
-#define FUSE_USE_VERSION 312
-
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -32,35 +30,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
-
-#include <fuse3/fuse_lowlevel.h>
 
 #include "donor.h"
 #include "engine.h"
 #include "fuseserver.h"
+#include "fusetree.h"
 #include "link.h"
 #include "nbdproto.h"
 #include "report.h"
 #include "resident.h"
 
-#define SWAP_INO 2
 #define SLOTS 16                /* requests in flight at most */
 /* What libfuse reads into after the INIT request: the largest write
  * (max_write) and its header (FUSE_BUFFER_HEADER_SIZE in libfuse).
  */
-#define FUSE_BUF_SIZE (FUSE_SERVER_MAX_IO + 4096)
+#define FUSE_BUF_SIZE (FUSE_TREE_MAX_IO + 4096)
 #define STACK_SIZE (256 * 1024)
-#define BLOCK 4096
 /* An NBD trim's length has 32 bits: a larger hole takes several. */
 #define MAX_TRIM (UINT64_C (1) << 30)
 
 static struct {
-  uint64_t size;
-  time_t start;
   struct engine_conn *conn[MAX_CONNECTIONS];
   unsigned nr;
   atomic_uint next_conn;
@@ -85,7 +75,7 @@ struct slot {
   struct slot *next;            /* waiting for the helper */
   uint64_t offset, length;      /* a hole punch; length 0: an fsync */
   unsigned index;
-  char buf[FUSE_SERVER_MAX_IO];
+  char buf[FUSE_TREE_MAX_IO];
 };
 
 /* A worker waiting for its request. */
@@ -182,97 +172,22 @@ start (struct slot *s, fuse_req_t req, uint16_t type, size_t size, off_t off)
 }
 
 static void
-fill_attr (fuse_ino_t ino, struct stat *st)
-{
-  memset (st, 0, sizeof *st);
-  st->st_ino = ino;
-  st->st_atime = st->st_mtime = st->st_ctime = srv.start;
-  st->st_blksize = BLOCK;
-  if (ino == FUSE_ROOT_ID) {
-    st->st_mode = S_IFDIR | 0500;
-    st->st_nlink = 2;
-  }
-  else {
-    st->st_mode = S_IFREG | 0600;
-    st->st_nlink = 1;
-    st->st_size = srv.size;
-    st->st_blocks = srv.size / 512;
-  }
-}
-
-static void
 op_init (void *userdata, struct fuse_conn_info *conn)
 {
-  /* The loop device's direct I/O stays asynchronous: many requests in
-   * flight at once.
-   */
-  if (conn->capable & FUSE_CAP_ASYNC_DIO)
-    conn->want |= FUSE_CAP_ASYNC_DIO;
-  conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
-  /* libfuse wants this to repeat the max_read mount option. */
-  conn->max_read = FUSE_SERVER_MAX_IO;
-  conn->max_write = FUSE_SERVER_MAX_IO;
-  conn->max_readahead = 0;
+  fuse_tree_init_conn (conn);
   conn->max_background = SLOTS;
   conn->congestion_threshold = SLOTS * 3 / 4;
-}
-
-static void
-op_lookup (fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-  struct fuse_entry_param e;
-
-  if (parent != FUSE_ROOT_ID || strcmp (name, FUSE_SERVER_FILE) != 0) {
-    fuse_reply_err (req, ENOENT);
-    return;
-  }
-  memset (&e, 0, sizeof e);
-  e.ino = SWAP_INO;
-  e.attr_timeout = e.entry_timeout = 3600;
-  fill_attr (SWAP_INO, &e.attr);
-  fuse_reply_entry (req, &e);
-}
-
-static void
-op_getattr (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-  struct stat st;
-
-  if (ino != FUSE_ROOT_ID && ino != SWAP_INO) {
-    fuse_reply_err (req, ENOENT);
-    return;
-  }
-  fill_attr (ino, &st);
-  fuse_reply_attr (req, &st, 3600);
-}
-
-static void
-op_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-  if (ino != SWAP_INO) {
-    fuse_reply_err (req, EISDIR);
-    return;
-  }
-  /* No page cache: swap pages must not be copied into memory again
-   * on their way out.
-   */
-  fi->direct_io = 1;
-  fi->keep_cache = 0;
-  fuse_reply_open (req, fi);
 }
 
 static void
 op_read (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
          struct fuse_file_info *fi)
 {
-  if ((uint64_t) off >= srv.size) {
+  size = fuse_tree_clamp_read (size, off);
+  if (size == 0) {
     fuse_reply_buf (req, NULL, 0);
     return;
   }
-  if (size > srv.size - off)
-    size = srv.size - off;
-  if (size > FUSE_SERVER_MAX_IO)
-    size = FUSE_SERVER_MAX_IO;
   start (take_slot (), req, NBD_CMD_READ, size, off);
 }
 
@@ -282,11 +197,11 @@ op_write (fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 {
   struct slot *s;
 
-  if ((uint64_t) off > srv.size || size > srv.size - off) {
+  if (!fuse_tree_fits (size, off)) {
     fuse_reply_err (req, ENOSPC);
     return;
   }
-  if (size > FUSE_SERVER_MAX_IO) {  /* max_write says it cannot be */
+  if (size > FUSE_TREE_MAX_IO) {  /* max_write says it cannot be */
     fuse_reply_err (req, EINVAL);
     return;
   }
@@ -318,7 +233,7 @@ static void
 op_fallocate (fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
               off_t len, struct fuse_file_info *fi)
 {
-  if ((uint64_t) off > srv.size || (uint64_t) len > srv.size - off) {
+  if (!fuse_tree_fits (len, off)) {
     fuse_reply_err (req, ENOSPC);
     return;
   }
@@ -394,74 +309,19 @@ help (void *arg)
   return NULL;
 }
 
-static void
-op_flush (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-  fuse_reply_err (req, 0);
-}
-
-static void
-op_statfs (fuse_req_t req, fuse_ino_t ino)
-{
-  struct statvfs sv;
-
-  memset (&sv, 0, sizeof sv);
-  sv.f_bsize = sv.f_frsize = BLOCK;
-  sv.f_blocks = srv.size / BLOCK;
-  sv.f_files = 2;
-  sv.f_namemax = 255;
-  fuse_reply_statfs (req, &sv);
-}
-
-static void
-op_opendir (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-  if (ino != FUSE_ROOT_ID)
-    fuse_reply_err (req, ENOTDIR);
-  else
-    fuse_reply_open (req, fi);
-}
-
-static void
-op_readdir (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-            struct fuse_file_info *fi)
-{
-  static const struct {
-    const char *name;
-    fuse_ino_t ino;
-  } entries[] = {
-    { ".", FUSE_ROOT_ID }, { "..", FUSE_ROOT_ID },
-    { FUSE_SERVER_FILE, SWAP_INO },
-  };
-  char buf[512];
-  size_t used = 0, n;
-  struct stat st;
-  off_t i;
-
-  for (i = off; i < 3; i++) {
-    fill_attr (entries[i].ino, &st);
-    n = fuse_add_direntry (req, buf + used, sizeof buf - used,
-                           entries[i].name, &st, i + 1);
-    if (n > sizeof buf - used || used + n > size)
-      break;
-    used += n;
-  }
-  fuse_reply_buf (req, buf, used);
-}
-
 static const struct fuse_lowlevel_ops ops = {
   .init = op_init,
-  .lookup = op_lookup,
-  .getattr = op_getattr,
-  .open = op_open,
+  .lookup = fuse_tree_lookup,
+  .getattr = fuse_tree_getattr,
+  .open = fuse_tree_open,
   .read = op_read,
   .write = op_write,
   .fallocate = op_fallocate,
   .fsync = op_fsync,
-  .flush = op_flush,
-  .statfs = op_statfs,
-  .opendir = op_opendir,
-  .readdir = op_readdir,
+  .flush = fuse_tree_flush,
+  .statfs = fuse_tree_statfs,
+  .opendir = fuse_tree_opendir,
+  .readdir = fuse_tree_readdir,
 };
 
 static int
@@ -587,7 +447,7 @@ new_session (const char *fsname)
   struct fuse_args args = FUSE_ARGS_INIT (3, argv);
 
   snprintf (opts, sizeof opts, "fsname=%s,subtype=dram,max_read=%d,"
-            "default_permissions", fsname, FUSE_SERVER_MAX_IO);
+            "default_permissions", fsname, FUSE_TREE_MAX_IO);
   return fuse_session_new (&args, &ops, sizeof ops, NULL);
 }
 
@@ -622,8 +482,7 @@ fuse_server_run (const struct options *o, struct donor *d,
   unsigned i;
   int r = -1;
 
-  srv.size = d->size;
-  srv.start = time (NULL);
+  fuse_tree_set_size (d->size);
   opts = o;
   donor = d;
   rc.give_up = donor_reconnect_time (o, d);

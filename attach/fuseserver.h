@@ -4,11 +4,6 @@
 
 #include "donor.h"
 
-/* The one file in the mount. */
-#define FUSE_SERVER_FILE "swap"
-/* The largest read or write FUSE hands over. */
-#define FUSE_SERVER_MAX_IO (256 * 1024)
-
 /* In the resident process: mounts the filesystem on MOUNTPOINT,
  * serves D's export as its file through D's connections (which it
  * takes), reconnecting to the same region as OPTS says, keeps the
