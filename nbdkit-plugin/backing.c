@@ -414,13 +414,19 @@ populate (struct region *r)
   return 0;
 }
 
-/* Reading a hole of the anonymous mapping maps the kernel's shared
- * zero page there.  Pagemap shows it as present; its frame number (shown
- * only to privileged processes) tells it apart, so extents can still
- * report the page as a hole.  Leaves zero_pfn 0 when frames are hidden.
+/* What reading a hole of the anonymous mapping does.  Most kernels map
+ * their shared zero page there: pagemap shows it present but not mapped
+ * exclusively, and its frame number (shown only to privileged
+ * processes) tells it apart, so extents can still report the page as a
+ * hole.  Some kernels (the 6.18 build of this project's machines) give
+ * the read a page of its own, mapped exclusively: there a read of a
+ * hole would cost the donor a page and turn the hole into data, so
+ * reads copy only the pages that hold data (region.c), and that page's
+ * frame, freed below and soon reused, is not taken for the zero page.
+ * Leaves zero_pfn 0 when frames are hidden.
  */
 static void
-find_zero_pfn (struct region *r)
+probe_read_fault (struct region *r)
 {
   volatile char *page;
   uint64_t entry;
@@ -431,11 +437,19 @@ find_zero_pfn (struct region *r)
   (void) page[0];
   if (pread (r->pagemap_fd, &entry, sizeof entry,
              (uintptr_t) page / PAGE * sizeof entry) == sizeof entry &&
-      (entry >> 63) & 1)
-    r->zero_pfn = entry & ((UINT64_C (1) << 55) - 1);
+      (entry & PM_PRESENT)) {
+    if (entry & PM_MMAP_EXCLUSIVE)
+      r->read_allocates = true;
+    else
+      r->zero_pfn = entry & PM_PFN_MASK;
+  }
   munmap ((void *) page, PAGE);
-  dram_debug ("zero page frame: %#" PRIx64 "%s", r->zero_pfn,
-              r->zero_pfn ? "" : " (hidden: read holes count as data)");
+  if (r->read_allocates)
+    dram_debug ("a read fault allocates a page here (no zero page): "
+                "reads copy only the pages that hold data");
+  else
+    dram_debug ("zero page frame: %#" PRIx64 "%s", r->zero_pfn,
+                r->zero_pfn ? "" : " (hidden: read holes count as data)");
 }
 
 int
@@ -448,7 +462,7 @@ region_map (struct region *r)
       dram_error ("/proc/self/pagemap: %m");
       return -1;
     }
-    find_zero_pfn (r);
+    probe_read_fault (r);
   }
 
   if (r->mlock) {

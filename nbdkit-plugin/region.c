@@ -2,8 +2,9 @@
 /* The data path.  Requests run in parallel on nbdkit's threads and
  * share no lock: reads and writes are copies into the mapping (reads
  * of fd-backed regions use pread, which returns holes as zeros without
- * allocating a page for them), and zero/trim hand whole granules back
- * to the kernel.
+ * allocating a page for them; so do reads of the malloc backing where a
+ * read fault would allocate, see read_data_pages), and zero/trim hand
+ * whole granules back to the kernel.
  */
 
 #include <config.h>
@@ -24,9 +25,6 @@
 #endif
 
 #define PAGE 4096
-#define PM_PRESENT (UINT64_C (1) << 63)
-#define PM_SWAPPED (UINT64_C (1) << 62)
-#define PM_PFN_MASK ((UINT64_C (1) << 55) - 1)
 /* Bound on the work of one extents call; the client asks again. */
 #define EXTENTS_MAX_PAGES 32768
 
@@ -43,6 +41,42 @@ check_range (const struct region *r, uint64_t count, uint64_t offset)
   return 0;
 }
 
+/* A read of the malloc backing on a kernel whose read faults allocate
+ * (backing.c): the pages that hold data, present or swapped out, are
+ * copied and the holes read as zeros, so no hole gets a page.  (A page
+ * first written while this runs is a write racing the read, which NBD
+ * leaves undefined.)  One read of pagemap per 64 pages.
+ */
+static void
+read_data_pages (struct region *r, char *buf, uint32_t count,
+                 uint64_t offset)
+{
+  uint64_t entries[64];
+  uint64_t page = offset / PAGE, pos = offset, end = offset + count, next;
+  size_t i, n;
+
+  while (pos < end) {
+    n = (end - 1) / PAGE - page + 1;
+    if (n > sizeof entries / sizeof entries[0])
+      n = sizeof entries / sizeof entries[0];
+    if (pread (r->pagemap_fd, entries, n * sizeof entries[0],
+               ((uintptr_t) r->map / PAGE + page) * sizeof entries[0]) !=
+        (ssize_t) (n * sizeof entries[0])) {
+      /* Right all the same, only dearer. */
+      memcpy (buf + (pos - offset), r->map + pos, end - pos);
+      return;
+    }
+    for (i = 0; i < n; i++, page++) {
+      next = (page + 1) * PAGE < end ? (page + 1) * PAGE : end;
+      if (entries[i] & (PM_PRESENT | PM_SWAPPED))
+        memcpy (buf + (pos - offset), r->map + pos, next - pos);
+      else
+        memset (buf + (pos - offset), 0, next - pos);
+      pos = next;
+    }
+  }
+}
+
 int
 region_read (struct region *r, void *buf, uint32_t count, uint64_t offset)
 {
@@ -52,7 +86,10 @@ region_read (struct region *r, void *buf, uint32_t count, uint64_t offset)
   if (check_range (r, count, offset) == -1)
     return -1;
   if (r->fd == -1) {
-    memcpy (buf, r->map + offset, count);
+    if (r->read_allocates && count > 0)
+      read_data_pages (r, buf, count, offset);
+    else
+      memcpy (buf, r->map + offset, count);
     return 0;
   }
   while (count > 0) {

@@ -8,6 +8,12 @@
 #include "identity.h"
 #include "params.h"
 
+/* Bits of a /proc/self/pagemap entry. */
+#define PM_PRESENT (UINT64_C (1) << 63)
+#define PM_SWAPPED (UINT64_C (1) << 62)
+#define PM_MMAP_EXCLUSIVE (UINT64_C (1) << 56)
+#define PM_PFN_MASK ((UINT64_C (1) << 55) - 1)
+
 /* The donated RAM.  One per nbdkit process; it outlives connections. */
 struct region {
   enum dram_backing backing;
@@ -24,6 +30,8 @@ struct region {
   char *map;                    /* the whole region, MAP_SHARED or private */
   int pagemap_fd;               /* /proc/self/pagemap for malloc's extents */
   uint64_t zero_pfn;            /* the zero page's frame, 0 if hidden */
+  bool read_allocates;          /* malloc: a read fault gets a page of its
+                                   own (no zero page): reads skip holes */
   char id[IDENTITY_LEN + 1];    /* see identity.h */
 };
 
