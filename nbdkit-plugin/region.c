@@ -3,7 +3,7 @@
  * share no lock: reads and writes are copies into the mapping (reads
  * of fd-backed regions use pread, which returns holes as zeros without
  * allocating a page for them; so do reads of the malloc backing where a
- * read fault would allocate, see read_data_pages), and zero/trim hand
+ * read fault would allocate, see read_written), and zero/trim hand
  * whole granules back to the kernel.
  */
 
@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
@@ -41,39 +42,54 @@ check_range (const struct region *r, uint64_t count, uint64_t offset)
   return 0;
 }
 
-/* A read of the malloc backing on a kernel whose read faults allocate
- * (backing.c): the pages that hold data, present or swapped out, are
- * copied and the holes read as zeros, so no hole gets a page.  (A page
- * first written while this runs is a write racing the read, which NBD
- * leaves undefined.)  One read of pagemap per 64 pages.
+#define WORD_BITS (8 * sizeof (unsigned long))
+
+/* Where read faults allocate (backing.c), R->written has a bit for each
+ * page of the malloc backing written since it was last given back:
+ * sets (ON) or clears the bits of pages FIRST to LAST, a word at a time.
  */
 static void
-read_data_pages (struct region *r, char *buf, uint32_t count,
-                 uint64_t offset)
+mark_pages (struct region *r, uint64_t first, uint64_t last, bool on)
 {
-  uint64_t entries[64];
-  uint64_t page = offset / PAGE, pos = offset, end = offset + count, next;
-  size_t i, n;
+  uint64_t bit, n;
+  unsigned long mask;
+
+  while (first <= last) {
+    bit = first % WORD_BITS;
+    n = last - first + 1 < WORD_BITS - bit ? last - first + 1
+                                           : WORD_BITS - bit;
+    mask = n == WORD_BITS ? ~0UL : ((1UL << n) - 1) << bit;
+    if (on)
+      atomic_fetch_or_explicit (&r->written[first / WORD_BITS], mask,
+                                memory_order_release);
+    else
+      atomic_fetch_and_explicit (&r->written[first / WORD_BITS], ~mask,
+                                 memory_order_release);
+    first += n;
+  }
+}
+
+/* A read there: the pages written are copied, the others read as
+ * zeros without being touched, so no hole gets a page.  (A page first
+ * written while this runs is a write racing the read, which NBD leaves
+ * undefined.)
+ */
+static void
+read_written (struct region *r, char *buf, uint32_t count, uint64_t offset)
+{
+  uint64_t pos = offset, end = offset + count, page, next;
+  unsigned long word;
 
   while (pos < end) {
-    n = (end - 1) / PAGE - page + 1;
-    if (n > sizeof entries / sizeof entries[0])
-      n = sizeof entries / sizeof entries[0];
-    if (pread (r->pagemap_fd, entries, n * sizeof entries[0],
-               ((uintptr_t) r->map / PAGE + page) * sizeof entries[0]) !=
-        (ssize_t) (n * sizeof entries[0])) {
-      /* Right all the same, only dearer. */
-      memcpy (buf + (pos - offset), r->map + pos, end - pos);
-      return;
-    }
-    for (i = 0; i < n; i++, page++) {
-      next = (page + 1) * PAGE < end ? (page + 1) * PAGE : end;
-      if (entries[i] & (PM_PRESENT | PM_SWAPPED))
-        memcpy (buf + (pos - offset), r->map + pos, next - pos);
-      else
-        memset (buf + (pos - offset), 0, next - pos);
-      pos = next;
-    }
+    page = pos / PAGE;
+    next = (page + 1) * PAGE < end ? (page + 1) * PAGE : end;
+    word = atomic_load_explicit (&r->written[page / WORD_BITS],
+                                 memory_order_acquire);
+    if (word & (1UL << (page % WORD_BITS)))
+      memcpy (buf + (pos - offset), r->map + pos, next - pos);
+    else
+      memset (buf + (pos - offset), 0, next - pos);
+    pos = next;
   }
 }
 
@@ -86,8 +102,8 @@ region_read (struct region *r, void *buf, uint32_t count, uint64_t offset)
   if (check_range (r, count, offset) == -1)
     return -1;
   if (r->fd == -1) {
-    if (r->read_allocates && count > 0)
-      read_data_pages (r, buf, count, offset);
+    if (r->written)
+      read_written (r, buf, count, offset);
     else
       memcpy (buf, r->map + offset, count);
     return 0;
@@ -134,6 +150,8 @@ region_write (struct region *r, const void *buf, uint32_t count,
 {
   if (check_range (r, count, offset) == -1)
     return -1;
+  if (r->written && count > 0)
+    mark_pages (r, offset / PAGE, (offset + count - 1) / PAGE, true);
   if (!r->guarded)
     memcpy (r->map + offset, buf, count);
   else if (guarded_copy (r->map + offset, buf, count) == -1) {
@@ -185,6 +203,8 @@ release (struct region *r, uint64_t count, uint64_t offset)
     return -1;
   }
 
+  if (r->written)
+    mark_pages (r, offset / PAGE, (offset + count) / PAGE - 1, false);
   /* The kernel refuses MADV_DONTNEED on locked pages. */
   if (r->mlock && munlock (p, count) == -1) {
     dram_error ("munlock: %m");

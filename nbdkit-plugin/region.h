@@ -2,6 +2,7 @@
 #ifndef DRAM_REGION_H
 #define DRAM_REGION_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -31,7 +32,9 @@ struct region {
   int pagemap_fd;               /* /proc/self/pagemap for malloc's extents */
   uint64_t zero_pfn;            /* the zero page's frame, 0 if hidden */
   bool read_allocates;          /* malloc: a read fault gets a page of its
-                                   own (no zero page): reads skip holes */
+                                   own (no zero page) */
+  _Atomic unsigned long *written; /* then: a bit per page written since
+                                     given back; reads skip the others */
   char id[IDENTITY_LEN + 1];    /* see identity.h */
 };
 
@@ -45,6 +48,12 @@ extern int region_open (struct region *r, const struct dram_params *p);
  * populates, opens what describes this process.
  */
 extern int region_map (struct region *r);
+
+/* For the malloc backing, in region_map where a read fault allocates
+ * (and in tests anywhere): from now on reads copy only the pages
+ * written since they were last given back.  -1 after reporting.
+ */
+extern int region_track_written (struct region *r);
 
 extern void region_close (struct region *r);
 
