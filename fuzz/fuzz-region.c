@@ -1,7 +1,9 @@
 /* dram — SPDX-License-Identifier: BSD-3-Clause */
 /* Fuzzing the region.  The first byte of the input chooses the
- * backing (malloc, memfd, or a nameless file in /dev/shm) and mlock=
- * and reserve=; the second its size, 1 to 256 pages.  The rest is a
+ * backing (malloc, memfd, or a nameless file in /dev/shm), mlock= and
+ * reserve=, and for malloc whether reads go by the map of pages written
+ * (which kernels whose read faults allocate use; forced here on any
+ * kernel); the second its size, 1 to 256 pages.  The rest is a
  * sequence of reads, writes, zeroes, caches, extents and flushes at
  * fuzzed offsets, in range and out of it.  A shadow copy kept here
  * says what every byte must read as: a read that differs, a zero that
@@ -106,6 +108,9 @@ open_region (struct region *r, struct dram_params *p, uint8_t config,
   if (region_open (r, p) == -1 || region_map (r) == -1)
     fuzz_fail ("cannot open a %s region of %s bytes: %m", backings[b],
                size_str);
+  if (b == 0 && (config & 16) && r->written == NULL &&
+      region_track_written (r) == -1)
+    fuzz_fail ("cannot track the pages written");
 }
 
 /* OFFSET and COUNT of one request, by one of four recipes. */
