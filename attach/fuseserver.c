@@ -310,18 +310,12 @@ help (void *arg)
 }
 
 static const struct fuse_lowlevel_ops ops = {
+  FUSE_TREE_OPS,
   .init = op_init,
-  .lookup = fuse_tree_lookup,
-  .getattr = fuse_tree_getattr,
-  .open = fuse_tree_open,
   .read = op_read,
   .write = op_write,
   .fallocate = op_fallocate,
   .fsync = op_fsync,
-  .flush = fuse_tree_flush,
-  .statfs = fuse_tree_statfs,
-  .opendir = fuse_tree_opendir,
-  .readdir = fuse_tree_readdir,
 };
 
 static int

@@ -43,6 +43,18 @@ extern void fuse_tree_opendir (fuse_req_t req, fuse_ino_t ino,
 extern void fuse_tree_readdir (fuse_req_t req, fuse_ino_t ino, size_t size,
                                off_t off, struct fuse_file_info *fi);
 
+/* The members of a server's struct fuse_lowlevel_ops that the tree
+ * answers; the server adds init, read, write, fallocate and fsync.
+ */
+#define FUSE_TREE_OPS \
+  .lookup = fuse_tree_lookup, \
+  .getattr = fuse_tree_getattr, \
+  .open = fuse_tree_open, \
+  .flush = fuse_tree_flush, \
+  .statfs = fuse_tree_statfs, \
+  .opendir = fuse_tree_opendir, \
+  .readdir = fuse_tree_readdir
+
 /* How much of a read of SIZE bytes at OFF lies in the file. */
 extern size_t fuse_tree_clamp_read (size_t size, off_t off);
 /* Whether a write of SIZE bytes at OFF fits in the file. */

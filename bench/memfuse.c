@@ -49,14 +49,12 @@ static void
 op_fallocate (fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
               off_t len, struct fuse_file_info *fi)
 {
+  int err = fuse_tree_fits (len, off) ? 0 : ENOSPC;
+
   /* The memory stays locked: a hole is only zeroes. */
-  if (!fuse_tree_fits (len, off)) {
-    fuse_reply_err (req, ENOSPC);
-    return;
-  }
-  if (mode & FALLOC_FL_PUNCH_HOLE)
+  if (err == 0 && (mode & FALLOC_FL_PUNCH_HOLE))
     memset (mem + off, 0, len);
-  fuse_reply_err (req, 0);
+  fuse_reply_err (req, err);
 }
 
 static void
@@ -73,18 +71,12 @@ op_init (void *userdata, struct fuse_conn_info *conn)
 }
 
 static const struct fuse_lowlevel_ops ops = {
+  FUSE_TREE_OPS,
   .init = op_init,
-  .lookup = fuse_tree_lookup,
-  .getattr = fuse_tree_getattr,
-  .open = fuse_tree_open,
   .read = op_read,
   .write = op_write,
   .fallocate = op_fallocate,
   .fsync = op_ok,
-  .flush = fuse_tree_flush,
-  .statfs = fuse_tree_statfs,
-  .opendir = fuse_tree_opendir,
-  .readdir = fuse_tree_readdir,
 };
 
 int
