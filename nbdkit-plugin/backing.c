@@ -425,33 +425,36 @@ populate (struct region *r)
  * back and reads copy only those (region.c; asking pagemap on every
  * read took 4 us a time here), and that page's frame, freed below and
  * soon reused, is not taken for the zero page.
- * Leaves zero_pfn 0 when frames are hidden.
+ * Leaves zero_pfn 0 when frames are hidden.  Returns whether a read
+ * fault allocates.
  */
-static void
+static bool
 probe_read_fault (struct region *r)
 {
   volatile char *page;
   uint64_t entry;
+  bool allocates = false;
 
   page = mmap (NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (page == MAP_FAILED)
-    return;
+    return false;
   (void) page[0];
   if (pread (r->pagemap_fd, &entry, sizeof entry,
              (uintptr_t) page / PAGE * sizeof entry) == sizeof entry &&
       (entry & PM_PRESENT)) {
     if (entry & PM_MMAP_EXCLUSIVE)
-      r->read_allocates = true;
+      allocates = true;
     else
       r->zero_pfn = entry & PM_PFN_MASK;
   }
   munmap ((void *) page, PAGE);
-  if (r->read_allocates)
+  if (allocates)
     dram_debug ("a read fault allocates a page here (no zero page): "
                 "reads copy only the pages that hold data");
   else
     dram_debug ("zero page frame: %#" PRIx64 "%s", r->zero_pfn,
                 r->zero_pfn ? "" : " (hidden: read holes count as data)");
+  return allocates;
 }
 
 int
@@ -478,8 +481,7 @@ region_map (struct region *r)
       dram_error ("/proc/self/pagemap: %m");
       return -1;
     }
-    probe_read_fault (r);
-    if (r->read_allocates && region_track_written (r) == -1)
+    if (probe_read_fault (r) && region_track_written (r) == -1)
       return -1;
   }
 

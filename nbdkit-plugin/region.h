@@ -31,10 +31,10 @@ struct region {
   char *map;                    /* the whole region, MAP_SHARED or private */
   int pagemap_fd;               /* /proc/self/pagemap for malloc's extents */
   uint64_t zero_pfn;            /* the zero page's frame, 0 if hidden */
-  bool read_allocates;          /* malloc: a read fault gets a page of its
-                                   own (no zero page) */
-  _Atomic unsigned long *written; /* then: a bit per page written since
-                                     given back; reads skip the others */
+  _Atomic unsigned long *written; /* malloc where a read fault gets a page
+                                     of its own (no zero page): a bit per
+                                     page written since given back; reads
+                                     skip the others.  NULL elsewhere */
   char id[IDENTITY_LEN + 1];    /* see identity.h */
 };
 

@@ -365,11 +365,11 @@ START_TEST (extents)
    */
   ck_assert_int_eq (region_read (&r, buf, 2 * PAGE, 20 * PAGE), 0);
   if (_i == K_MALLOC && geteuid () == 0)
-    ck_assert (r.zero_pfn != 0 || r.read_allocates);
+    ck_assert (r.zero_pfn != 0 || r.written != NULL);
   {
     const struct ext want[] = {
       { 20 * PAGE, 2 * PAGE,
-        _i != K_MALLOC || r.zero_pfn != 0 || r.read_allocates },
+        _i != K_MALLOC || r.zero_pfn != 0 || r.written != NULL },
     };
     expect_extents (&r, 2 * PAGE, 20 * PAGE, want, 1);
   }
