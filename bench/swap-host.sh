@@ -54,7 +54,9 @@ on_exit "rm -rf '$disk'"
 # Each kind: up (prints the swap device), down.
 dram_up ()
 {
-  start_nbdkit dram -- size=${swap_mib}M
+  # Locked: this machine's only swap is the one it serves (see
+  # tests/test-fuse-reconnect.sh).
+  start_nbdkit dram -- size=${swap_mib}M mlock=true
   "$attach" --mode=fuse --unix "$tmpdir/dram.sock" >&2
   awk '$1 ~ /^\/dev\/loop/ { print $1 }' /proc/swaps
 }

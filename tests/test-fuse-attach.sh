@@ -51,7 +51,10 @@ test ! -e /proc/dram-nowhere
 
 # --- swap for a memory cgroup ------------------------------------------
 swap_mib=512
-start_nbdkit donor -- size=${swap_mib}M
+# mlock=true: the donor is on this machine and this swap is its only
+# one; unlocked, system-wide reclaim could write its region out to the
+# very swap it serves (see test-fuse-reconnect.sh).
+start_nbdkit donor -- size=${swap_mib}M mlock=true
 donor_pid=$(cat "$tmpdir/donor.pid")
 "$attach" --mode=fuse --discard -p 7 -L dramfuse --unix "$tmpdir/donor.sock"
 cat /proc/swaps

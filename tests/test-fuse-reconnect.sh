@@ -47,6 +47,11 @@ run_in_memcg cp "$psk" "$shm_psk"
 
 # donor PORT [NBDKIT-OPTIONS...] -- PLUGIN-ARGS: the dram plugin on
 # 127.0.0.1:PORT, pid in $tmpdir/donor.pid.
+# The donor runs on this machine, whose only swap is the one it serves:
+# its region is locked (mlock=true), or system-wide reclaim (DAMON's
+# on these machines) can write the region out to that swap, and the
+# donor then waits for itself (seen: nbdkit in shmem_swapin_folio
+# waiting on writeback to the loop device).
 donor ()
 {
   local port=$1 opts=()
@@ -55,7 +60,7 @@ donor ()
   shift
   rm -f "$tmpdir/donor.pid"
   "$NBDKIT" -p "$port" -i 127.0.0.1 -P "$tmpdir/donor.pid" "${opts[@]}" \
-    "$DRAM_PLUGIN" "$@"
+    "$DRAM_PLUGIN" "$@" mlock=true
   wait_for_file "$tmpdir/donor.pid"
 }
 on_exit "stop_pidfile '$tmpdir/donor.pid'"
