@@ -15,7 +15,9 @@
 # run.  Prints medians and ratios, and draws them (gnuplot) as a PNG.
 #
 # Environment: BENCH_RUNS (3), BENCH_LIMIT_MIB (128), BENCH_OUT
-# (bench/results/swap-host.txt; the chart beside it, .png).
+# (bench/results/swap-host.txt; the chart beside it, .png), BENCH_KINDS
+# (all five; a subset, say "dram memfuse", for a quicker comparison:
+# the table then has the ratios to the peers that ran).
 set -e
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -149,7 +151,15 @@ disk_down ()
 current=
 on_exit '[ -z "$current" ] || ${current%% *}_down ${current#* }'
 
-kinds=(dram nbdfuse memfuse zram disk)
+all_kinds="dram nbdfuse memfuse zram disk"
+read -r -a kinds <<< "${BENCH_KINDS:-$all_kinds}"
+for kind in "${kinds[@]}"; do
+  case " $all_kinds " in
+    *" $kind "*) ;;
+    *) echo "swap-host: BENCH_KINDS: no kind '$kind' (kinds: $all_kinds)" >&2
+       exit 1 ;;
+  esac
+done
 results=$tmpdir/results
 : > "$results"
 echo "swap-host: $runs runs of memverify ${work} MiB (3 processes, both" \
@@ -186,9 +196,12 @@ print()
 print(f"memverify {sys.argv[2]} MiB (3 processes, sequential then random) in a "
       f"{sys.argv[3]} MiB memory cgroup; seconds, lower is better")
 print()
-print("| swap | runs | median | min | max | vs nbdfuse route "
-      "| vs FUSE + loop floor | vs zram |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
+peers = [(k, h) for k, h in (("nbdfuse", "vs nbdfuse route"),
+                             ("memfuse", "vs FUSE + loop floor"),
+                             ("zram", "vs zram")) if k in med]
+print("| swap | runs | median | min | max |"
+      + "".join(f" {h} |" for _, h in peers))
+print("|---|---:|---:|---:|---:|" + "---:|" * len(peers))
 names = {"dram": "dram --mode=fuse", "nbdfuse": "nbdkit memory + nbdfuse + loop",
          "memfuse": "FUSE + loop floor (memfuse, no donor)",
          "zram": "zram", "disk": "swapfile on local disk"}
@@ -197,11 +210,12 @@ short = {"dram": "dram fuse", "nbdfuse": "nbdfuse route",
          "disk": "disk swapfile"}
 with open(sys.argv[4], "w") as dat:
     for k in ("dram", "nbdfuse", "memfuse", "zram", "disk"):
+        if k not in med:
+            continue
         v = t[k]
         print(f"| {names[k]} | {len(v)} | {med[k]:.1f} | {min(v):.1f} "
-              f"| {max(v):.1f} | {med[k] / med['nbdfuse']:.2f} "
-              f"| {med[k] / med['memfuse']:.2f} "
-              f"| {med[k] / med['zram']:.2f} |")
+              f"| {max(v):.1f} |"
+              + "".join(f" {med[k] / med[p]:.2f} |" for p, _ in peers))
         dat.write(f'"{short[k]}" {med[k]:.2f}\n')
 PY
 
