@@ -453,28 +453,41 @@ donor_kernel_flags (const struct donor *d)
   return f;
 }
 
-/* A blocking duplicate of H's socket, or -1 after reporting. */
-static int
-dup_socket (struct nbd_handle *h, const char *name)
+int
+donor_dup_socket (struct nbd_handle *h, char *why, size_t len)
 {
   int fd = nbd_aio_get_fd (h), dup, flags;
+  const char *err;
 
   if (fd == -1) {
-    dram_error ("donor %s: %s", name, nbd_get_error ());
+    err = nbd_get_error ();
+    snprintf (why, len, "%s", err ? err : "no socket");
     return -1;
   }
   dup = fcntl (fd, F_DUPFD_CLOEXEC, 0);
   if (dup == -1) {
-    dram_error ("dup: %m");
+    snprintf (why, len, "dup: %m");
     return -1;
   }
   flags = fcntl (dup, F_GETFL);
   if (flags == -1 || fcntl (dup, F_SETFL, flags & ~O_NONBLOCK) == -1) {
-    dram_error ("fcntl: %m");
+    snprintf (why, len, "fcntl: %m");
     close (dup);
     return -1;
   }
   return dup;
+}
+
+/* As donor_dup_socket, reporting what failed. */
+static int
+dup_socket (struct nbd_handle *h, const char *name)
+{
+  char why[300];
+  int fd = donor_dup_socket (h, why, sizeof why);
+
+  if (fd == -1)
+    dram_error ("donor %s: %s", name, why);
+  return fd;
 }
 
 /* libnbd holds nothing unread after the handshake, and nbd_close only

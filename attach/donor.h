@@ -79,6 +79,11 @@ extern struct nbd_handle *donor_reconnect (const struct options *opts,
 /* The NBD transmission flags to give the kernel. */
 extern uint64_t donor_kernel_flags (const struct donor *d);
 
+/* A blocking, close-on-exec duplicate of H's socket (libnbd's own
+ * stays open until nbd_close); -1 with WHY filled.
+ */
+extern int donor_dup_socket (struct nbd_handle *h, char *why, size_t len);
+
 /* Takes each connected socket out of libnbd (which then forgets it) so
  * that the kernel can be given it.  The sockets are made blocking.
  */

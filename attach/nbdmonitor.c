@@ -154,23 +154,16 @@ new_socket (struct monitor *m, int timeout, bool *lost, char *why,
 {
   struct nbd_handle *h;
   gnutls_session_t session;
-  int fd, flags;
+  int fd;
 
   ktls_take_session ();         /* forgets an earlier attempt's */
   h = donor_reconnect (m->o, m->d, timeout, lost, why, len);
   if (h == NULL)
     return -1;
   session = ktls_take_session ();
-  fd = fcntl (nbd_aio_get_fd (h), F_DUPFD_CLOEXEC, 0);
-  if (fd == -1) {
-    snprintf (why, len, "dup: %m");
+  fd = donor_dup_socket (h, why, len);
+  if (fd == -1)
     goto out_close;
-  }
-  flags = fcntl (fd, F_GETFL);
-  if (flags == -1 || fcntl (fd, F_SETFL, flags & ~O_NONBLOCK) == -1) {
-    snprintf (why, len, "fcntl: %m");
-    goto out_close_fd;
-  }
   if (m->ktls) {
     if (session == NULL) {
       snprintf (why, len, "libnbd's TLS session could not be found");
