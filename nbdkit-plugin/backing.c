@@ -414,6 +414,48 @@ populate (struct region *r)
   return 0;
 }
 
+/* mlock=true on a file that already holds the region (a donor started
+ * again on its tmpfs file): MLOCK_ONFAULT locks a page only when this
+ * process first touches it, so until then what was donated could be
+ * written out to swap, and on a machine whose swap this donor serves,
+ * serving that swap would wait for itself (seen in
+ * tests/test-fuse-reconnect.sh: nbdkit in shmem_swapin_folio waiting
+ * on writeback to the loop device).  So the pages with data are mapped
+ * now, which locks them; holes stay holes.
+ */
+static int
+lock_present (struct region *r)
+{
+  off_t data = 0, hole;
+  uint64_t off;
+
+  while ((uint64_t) data < r->size) {
+    data = lseek (r->fd, data, SEEK_DATA);
+    if (data == -1 && errno == ENXIO)
+      break;
+    if (data == -1 || (hole = lseek (r->fd, data, SEEK_HOLE)) == -1) {
+      dram_error ("mlock=true: %s: lseek: %m", r->path);
+      return -1;
+    }
+    if ((uint64_t) data >= r->size)
+      break;
+    if ((uint64_t) hole > r->size)
+      hole = r->size;
+    data &= ~(off_t) (PAGE - 1);
+    if (madvise (r->map + data, hole - data, MADV_POPULATE_READ) == -1) {
+      if (errno != EINVAL) {
+        dram_error ("mlock=true: locking %s: %m", r->path);
+        return -1;
+      }
+      /* Kernels before 5.14. */
+      for (off = data; off < (uint64_t) hole; off += PAGE)
+        (void) ((volatile char *) r->map)[off];
+    }
+    data = hole;
+  }
+  return 0;
+}
+
 /* What reading a hole of the anonymous mapping does.  Most kernels map
  * their shared zero page there: pagemap shows it present but not mapped
  * exclusively, and its frame number (shown only to privileged
@@ -494,6 +536,8 @@ region_map (struct region *r)
       dram_error ("mlock=true: locking %" PRIu64 " bytes: %m", r->size);
       return -1;
     }
+    if (!r->reserve && r->reused && r->granularity == PAGE)
+      return lock_present (r);
   }
   else if (r->reserve && r->backing == BACKING_MALLOC)
     return populate (r);

@@ -50,6 +50,31 @@ test "$rc" -ne 0
 grep -qF "file=$shm/region is in use by another dram donor" "$tmpdir/out"
 nbdcopy "$uri" - | head -c $((32 << 20)) | cmp - "$tmpdir/data"
 
+# mlock=true, started again on the file: the data it holds is locked
+# at start, before any client touches it (locked only when touched, it
+# could go to swap, and to a donor serving this machine's swap that is
+# a wait for itself); the holes stay holes.  Locking needs root.
+if [ "$(id -u)" = 0 ]; then
+  stop_pidfile "$tmpdir/donor.pid"
+  start_nbdkit donor -- size=64M file="$shm/region" mlock=true
+  # KiB of FIELD (Rss, Locked) in the donor's mapping of the file.
+  mapped_kib ()
+  {
+    awk -v f="$shm/region" -v k="$1:" '
+      /^[0-9a-f]+-[0-9a-f]+ / { in_map = ($NF == f) }
+      in_map && $1 == k { n += $2 }
+      END { print n + 0 }' "/proc/$(cat "$tmpdir/donor.pid")/smaps"
+  }
+  grep -F "$shm/region" "/proc/$(cat "$tmpdir/donor.pid")/smaps" |
+    grep -v dram-id
+  test "$(mapped_kib Locked)" -ge $((32 << 10))
+  test "$(mapped_kib Rss)" -lt $((40 << 10))
+  nbdcopy "$uri" - | head -c $((32 << 20)) | cmp - "$tmpdir/data"
+  test "$(identity)" = "$id"
+else
+  echo "not root: mlock=true on a file that holds data not checked"
+fi
+
 # Memory that is new is a new region: another donor, and the same file
 # once its identity record is gone.
 start_nbdkit other -- size=64M

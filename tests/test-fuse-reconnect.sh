@@ -27,9 +27,24 @@ pageout=$abs_top_builddir/tests/pageout
 make_tmpdir
 export DRAM_RUNDIR=$tmpdir/run DRAM_ATTACH_LOG=$tmpdir/attach.log
 on_exit "'$attach' --detach all"
-region=/dev/shm/dram-test-reconnect-$$
-on_exit "rm -f '$region' '$region.dram-id'"
+# The donor's file, on a tmpfs of its own that never goes to swap:
+# between the kill and the restart nothing holds its pages (mlock=true
+# locks them only while a donor runs), and a restarted donor that
+# found one on its way out to this machine's only swap, the one it
+# serves, would wait for itself (seen: nbdkit in shmem_swapin_folio
+# waiting on writeback to the loop device, in the cut phase).
 swap_mib=512
+shm=$tmpdir/shm
+mkdir "$shm"
+if mount -t tmpfs -o size=$((swap_mib + 16))M,mode=0700,noswap dram-test "$shm"
+then
+  on_exit "umount '$shm' || umount -l '$shm'"
+else
+  echo "this kernel's tmpfs has no noswap (Linux 6.4+): using /dev/shm"
+  shm=/dev/shm
+fi
+region=$shm/dram-test-reconnect-$$
+on_exit "rm -f '$region' '$region.dram-id'"
 limit_mib=64
 psk=$tmpdir/keys.psk
 printf 'dram:%s\n' "$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" > "$psk"
