@@ -396,21 +396,36 @@ region_open (struct region *r, const struct dram_params *p)
   return -1;
 }
 
+/* Faults in LEN bytes at P as madvise's ADVICE (MADV_POPULATE_READ or
+ * _WRITE) does, touching each page on kernels before 5.14.  Returns -1
+ * with errno set.
+ */
+static int
+populate_range (char *p, uint64_t len, int advice)
+{
+  volatile char *v = p;
+  uint64_t off;
+
+  if (madvise (p, len, advice) == 0)
+    return 0;
+  if (errno != EINVAL)
+    return -1;
+  for (off = 0; off < len; off += PAGE) {
+    if (advice == MADV_POPULATE_WRITE)
+      v[off] = 0;
+    else
+      (void) v[off];
+  }
+  return 0;
+}
+
 static int
 populate (struct region *r)
 {
-  volatile char *p = r->map;
-  uint64_t off;
-
-  if (madvise (r->map, r->size, MADV_POPULATE_WRITE) == 0)
-    return 0;
-  if (errno != EINVAL) {
+  if (populate_range (r->map, r->size, MADV_POPULATE_WRITE) == -1) {
     dram_error ("reserve=true: populating %" PRIu64 " bytes: %m", r->size);
     return -1;
   }
-  /* Kernels before 5.14. */
-  for (off = 0; off < r->size; off += PAGE)
-    p[off] = 0;
   return 0;
 }
 
@@ -427,7 +442,6 @@ static int
 lock_present (struct region *r)
 {
   off_t data = 0, hole;
-  uint64_t off;
 
   while ((uint64_t) data < r->size) {
     data = lseek (r->fd, data, SEEK_DATA);
@@ -442,14 +456,10 @@ lock_present (struct region *r)
     if ((uint64_t) hole > r->size)
       hole = r->size;
     data &= ~(off_t) (PAGE - 1);
-    if (madvise (r->map + data, hole - data, MADV_POPULATE_READ) == -1) {
-      if (errno != EINVAL) {
-        dram_error ("mlock=true: locking %s: %m", r->path);
-        return -1;
-      }
-      /* Kernels before 5.14. */
-      for (off = data; off < (uint64_t) hole; off += PAGE)
-        (void) ((volatile char *) r->map)[off];
+    if (populate_range (r->map + data, hole - data,
+                        MADV_POPULATE_READ) == -1) {
+      dram_error ("mlock=true: locking %s: %m", r->path);
+      return -1;
     }
     data = hole;
   }
