@@ -194,6 +194,14 @@ describe_nbd_error (const struct donor *d, const struct options *o,
 
   if (strstr (msg, "connect:") != NULL)
     hint = " (is nbdkit running there?)";
+  else if (strstr (msg, "requires TLS") != NULL)
+    hint = " (the donor requires TLS: use --tls-psk FILE with its key)";
+  else if (strstr (msg, "refused TLS") != NULL)
+    hint = " (the donor does not offer TLS: start it with --tls=require "
+           "--tls-psk=FILE)";
+  else if (strstr (msg, "gnutls_handshake") != NULL)
+    hint = " (the TLS handshake failed: are the key and its user name the "
+           "donor's?)";
   else if (err == ENOENT && remote_tcp (&o->target) && !o->tls_psk &&
            !o->target.tls_uri)
     hint = " (a donor on another machine refuses clients without TLS: "
@@ -280,7 +288,12 @@ connect_one (const struct options *o, const struct donor *d, int timeout,
     break;
   case T_URI:
   default:
-    r = nbd_aio_connect_uri (h, t->uri);
+    /* The URI is the operator's own, from the command line: its
+     * tls-psk-file may be read.
+     */
+    r = nbd_set_uri_allow_local_file (h, true);
+    if (r == 0)
+      r = nbd_aio_connect_uri (h, t->uri);
     break;
   }
   if (r == -1)

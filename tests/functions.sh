@@ -1,6 +1,8 @@
 # dram — SPDX-License-Identifier: BSD-3-Clause
 # Sourced by the shell tests (bash).  Gives:
 #   skip REASON, requires CMD..., requires_root, requires_nbdsh
+#   fail MESSAGE         say what failed and exit 1 (for "! cmd || fail ...":
+#                        a bare "! cmd" never fails a test under set -e)
 #   on_exit COMMAND      run COMMAND when the test ends, however it ends
 #                        (last registered runs first)
 #   make_tmpdir          sets $tmpdir, removed at exit
@@ -22,6 +24,12 @@ skip ()
 {
   echo "$0: SKIP: $*"
   exit 77
+}
+
+fail ()
+{
+  echo "$0: FAIL: $*" >&2
+  exit 1
 }
 
 requires ()

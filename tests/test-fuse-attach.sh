@@ -4,11 +4,17 @@
 # --mode=fuse makes the donor's RAM swap through a FUSE file and a loop
 # device.  A memory cgroup's workload of 3 times its limit, in several
 # processes, sequential and random, verifies every byte; the donor's
-# memory follows; --detach leaves nothing behind.
+# memory follows; --label is read back by blkid; --detach leaves nothing
+# behind.  Then the data path (fio with verification) over 2
+# connections and over TLS, the donor named by its URIs, a user name
+# from --tls-username; refusals (no donor, wrong export, plain text to
+# a TLS donor, a wrong key, TLS to a plain donor, several connections
+# to a donor without multi-conn, an unusable run directory, a busy
+# device), each with its message and leaving nothing.
 source "${srcdir:-$(dirname "$0")}/functions.sh"
 set -e -x
 
-requires "$NBDKIT" losetup findmnt
+requires "$NBDKIT" losetup findmnt fio blkid
 requires_root
 [ -c /dev/fuse ] || skip "no /dev/fuse (modprobe fuse)"
 [ -c /dev/loop-control ] || skip "no loop devices (modprobe loop)"
@@ -18,15 +24,25 @@ make_tmpdir
 export DRAM_RUNDIR=$tmpdir/run
 on_exit "'$attach' --detach all"
 
-# Nothing of ours anywhere: swap, loop devices, FUSE mounts, servers.
+# Nothing of ours anywhere: swap, loop devices, FUSE mounts, records,
+# servers.  Each check fails the test, naming what was left.
 nothing_left ()
 {
-  ! grep -q '^/dev/loop' /proc/swaps
-  ! losetup -a | grep -q "$DRAM_RUNDIR"
-  ! findmnt -rn -o TARGET | grep -q "^$DRAM_RUNDIR"
-  [ -z "$(ls -A "$DRAM_RUNDIR/fuse" 2>/dev/null)" ]
-  test "$("$attach" --status --json)" = "[]"
+  local left
+  left=$(grep '^/dev/loop' /proc/swaps) && fail "a loop device is still swap: $left"
+  left=$(losetup -a | grep -F "$DRAM_RUNDIR") &&
+    fail "a loop device is still bound: $left"
+  left=$(findmnt -rn -o TARGET | grep "^$DRAM_RUNDIR") &&
+    fail "still mounted: $left"
+  left=$(ls -A "$DRAM_RUNDIR/fuse" 2>/dev/null) &&
+    [ -n "$left" ] && fail "mountpoints left in $DRAM_RUNDIR/fuse: $left"
+  left=$(ls "$DRAM_RUNDIR"/*.state 2>/dev/null) && fail "records left: $left"
+  left=$(pgrep -f -- "--unix $tmpdir/") &&
+    fail "a dram-attach process is left: $left"
+  left=$("$attach" --status --json)
+  [ "$left" = "[]" ] || fail "--status --json is not empty: $left"
 }
+
 
 expect ()
 {
@@ -34,20 +50,57 @@ expect ()
   shift 2
   "$attach" "$@" > "$tmpdir/out" 2> "$tmpdir/err" || rc=$?
   cat "$tmpdir/out" "$tmpdir/err"
-  [ "$rc" -eq "$want" ] || { echo "$0: exit $rc, not $want" >&2; exit 1; }
-  grep -qF -- "$msg" "$tmpdir/err"
+  [ "$rc" -eq "$want" ] || fail "dram-attach $* exited $rc, not $want"
+  grep -qF -- "$msg" "$tmpdir/err" || fail "dram-attach $* did not say: $msg"
+}
+
+# A random PSK line for user $1.
+psk_line ()
+{
+  printf '%s:%s\n' "$1" "$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
+}
+
+# attached DONOR: the only attach's device, checked against --status,
+# which names DONOR, in $dev.
+attached ()
+{
+  "$attach" --status | tee "$tmpdir/status"
+  dev=$(awk '$1 ~ /^\/dev\/loop/ { print $1 }' "$tmpdir/status")
+  [ -b "$dev" ] || fail "--status shows no loop device"
+  grep -qF "$1" "$tmpdir/status" || fail "--status does not name $1"
+  grep -qE "^$dev +fuse .* connected(, [[:alnum:] ]+)?$" "$tmpdir/status" ||
+    fail "--status does not show $dev connected"
+}
+
+# round_trip: 2 MiB through $dev and back, then --detach leaves nothing.
+round_trip ()
+{
+  dd if=/dev/urandom of="$tmpdir/data" bs=64K count=32 2>/dev/null
+  dd if="$tmpdir/data" of="$dev" bs=64K seek=16 oflag=direct 2>/dev/null ||
+    fail "writing $dev failed"
+  dd if="$dev" of="$tmpdir/back" bs=64K skip=16 count=32 iflag=direct \
+    2>/dev/null || fail "reading $dev failed"
+  cmp "$tmpdir/data" "$tmpdir/back" || fail "$dev gave back other bytes"
+  "$attach" --detach "$dev"
+  nothing_left
 }
 
 # --- refusals, each leaving nothing behind ----------------------------
-expect 2 "nothing.sock" --mode=fuse --unix "$tmpdir/nothing.sock"
+expect 2 "nothing.sock: nbd_aio_connect_unix: connect: No such file or directory (is nbdkit running there?)" \
+  --mode=fuse --unix "$tmpdir/nothing.sock"
 nothing_left
 start_nbdkit strict --filter=exportname -- size=64M exportname=swap \
   exportname-strict=true
-expect 2 "check the export name" --mode=fuse --unix "$tmpdir/strict.sock"
+expect 2 "(check the export name)" --mode=fuse --unix "$tmpdir/strict.sock"
 nothing_left
 DRAM_RUNDIR=/proc/dram-nowhere expect 2 "DRAM_RUNDIR chooses another place" \
   --mode=fuse --unix "$tmpdir/strict.sock"
 test ! -e /proc/dram-nowhere
+# Several connections to a donor that does not allow them.
+start_nbdkit single --filter=multi-conn -- size=64M multi-conn-mode=disable
+expect 2 "donor unix:$tmpdir/single.sock does not allow several connections (no multi-conn); use --connections 1" \
+  --mode=fuse --no-swap --connections 2 --unix "$tmpdir/single.sock"
+nothing_left
 
 # --- swap for a memory cgroup ------------------------------------------
 swap_mib=512
@@ -77,9 +130,13 @@ anon_locked_kib=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { anon = ($6 == "" && $2 ~ /^rw/)
                        anon && /^Locked:/ { kib += $2 }
                        END { print kib + 0 }' /proc/$server/smaps)
 [ "$anon_locked_kib" -ge $((16 * 256 + 260)) ]
+# The label, as blkid reads it off the device.
+[ "$(blkid -p -s TYPE -o value "$dev")" = swap ] || fail "$dev is not swap to blkid"
+[ "$(blkid -p -s LABEL -o value "$dev")" = dramfuse ] ||
+  fail "--label: blkid reads '$(blkid -p -s LABEL -o value "$dev")', not dramfuse"
 # A second attach of the same device is refused, and harms nothing.
 expect 1 "$dev is busy" --mode=fuse --unix "$tmpdir/donor.sock" "$dev"
-grep -q "^$dev " /proc/swaps
+grep -q "^$dev " /proc/swaps || fail "the refused attach took $dev off swap"
 
 limit_mib=64
 make_memcg "dram-test-$$" $limit_mib
@@ -98,18 +155,20 @@ in=$(($(vmstat_field pswpin) - in0))
 kill $sampler
 peak=$(sort -n "$tmpdir/rss" | tail -1)
 echo "pswpout $out, pswpin $in, donor peak RSS $((peak / 1024)) MiB"
-[ "$out" -ge $((limit_mib * 2 * 256)) ]
-[ "$in" -gt 0 ]
-[ "$peak" -ge $((limit_mib * 2 * 1024 * 3 / 4)) ]
+[ "$out" -ge $((limit_mib * 2 * 256)) ] || fail "too little swapped out"
+[ "$in" -gt 0 ] || fail "nothing swapped in"
+[ "$peak" -ge $((limit_mib * 2 * 1024 * 3 / 4)) ] ||
+  fail "the donor never held what was swapped out"
 
 # --discard: the workload's swap was freed, so the donor gave it back.
 "$attach" --detach "$dev"
 sleep 1
 after=$(status_kib "$donor_pid" RssAnon)
 echo "donor RSS after detach: $((after / 1024)) MiB"
-[ "$after" -lt $((peak / 4)) ]
+[ "$after" -lt $((peak / 4)) ] || fail "--discard: the donor kept its memory"
 nothing_left
-! kill -0 "$server" 2>/dev/null
+! kill -0 "$server" 2>/dev/null || fail "the FUSE server is still running"
+
 
 # --- the data path itself: large and small requests, several at once,
 # over 2 connections, then over TLS (which the server speaks itself) --
@@ -134,26 +193,74 @@ for j in jobs:
 print("2 jobs: 2 x 48 MiB written in 4K-256K requests and verified")
 PY
 }
-if command -v fio >/dev/null; then
-  "$attach" --mode=fuse --no-swap --connections 2 --unix "$tmpdir/donor.sock"
-  dev=$("$attach" --status | awk '$1 ~ /^\/dev\/loop/ { print $1 }')
-  "$attach" --status | grep -E "^$dev +fuse .* 2 +0 +connected$"
-  fio_verify "$dev"
-  "$attach" --detach "$dev"
-  nothing_left
+"$attach" --mode=fuse --no-swap --connections 2 --unix "$tmpdir/donor.sock"
+attached "unix:$tmpdir/donor.sock"
+grep -qE "^$dev +fuse .* 2 +0 +connected$" "$tmpdir/status" ||
+  fail "--status does not show 2 connections"
+fio_verify "$dev"
+"$attach" --detach "$dev"
+nothing_left
 
-  printf 'dram:%s\n' "$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" \
-    > "$tmpdir/keys.psk"
-  start_nbdkit tls --tls=require --tls-psk="$tmpdir/keys.psk" -- size=128M
-  expect 2 "TLS" --mode=fuse --no-swap --unix "$tmpdir/tls.sock"
-  nothing_left
-  "$attach" --mode=fuse --no-swap --tls-psk "$tmpdir/keys.psk" \
-    --unix "$tmpdir/tls.sock"
-  dev=$("$attach" --status | awk '$1 ~ /^\/dev\/loop/ { print $1 }')
-  fio_verify "$dev"
-  "$attach" --detach "$dev"
-  nothing_left
-fi
+# --- TLS-PSK: refusals with their reasons, then the data path ---------
+psk_line dram > "$tmpdir/keys.psk"
+psk_line dram > "$tmpdir/wrong.psk"
+start_nbdkit tls --tls=require --tls-psk="$tmpdir/keys.psk" -- size=128M
+tls_pid=$(cat "$tmpdir/tls.pid")
+expect 2 "server requires TLS encryption first: Operation not supported (the donor requires TLS: use --tls-psk FILE with its key)" \
+  --mode=fuse --no-swap --unix "$tmpdir/tls.sock"
+nothing_left
+expect 2 "gnutls_handshake: " \
+  --mode=fuse --no-swap --tls-psk "$tmpdir/wrong.psk" --unix "$tmpdir/tls.sock"
+grep -qF "(the TLS handshake failed: are the key and its user name the donor's?)" \
+  "$tmpdir/err" || fail "a wrong key was not called a failed TLS handshake"
+nothing_left
+kill -0 "$tls_pid" || fail "the donor died of a client with a wrong key"
+expect 2 "server refused TLS" \
+  --mode=fuse --no-swap --tls-psk "$tmpdir/keys.psk" --unix "$tmpdir/donor.sock"
+grep -qF "(the donor does not offer TLS: start it with --tls=require --tls-psk=FILE)" \
+  "$tmpdir/err" || fail "a plain donor was not named as one"
+nothing_left
+"$attach" --mode=fuse --no-swap --tls-psk "$tmpdir/keys.psk" \
+  --unix "$tmpdir/tls.sock"
+attached "unix:$tmpdir/tls.sock"
+fio_verify "$dev"
+"$attach" --detach "$dev"
+nothing_left
+
+# --tls-username: the key of the user it names, not the file's first.
+{ psk_line bob; sed 's/^dram:/alice:/' "$tmpdir/keys.psk"; } > "$tmpdir/two.psk"
+grep '^alice:' "$tmpdir/two.psk" > "$tmpdir/alice.psk"
+start_nbdkit alice --tls=require --tls-psk="$tmpdir/alice.psk" -- size=64M
+expect 2 "(the TLS handshake failed: are the key and its user name the donor's?)" \
+  --mode=fuse --no-swap --tls-psk "$tmpdir/two.psk" --unix "$tmpdir/alice.sock"
+nothing_left
+"$attach" --mode=fuse --no-swap --tls-psk "$tmpdir/two.psk" \
+  --tls-username alice --unix "$tmpdir/alice.sock"
+attached "unix:$tmpdir/alice.sock"
+round_trip
+
+# --- the donor named by an NBD URI: Unix socket, export name in the
+# path, TLS with the key file in the query, TCP ------------------------
+"$attach" --mode=fuse --no-swap "nbd+unix:///?socket=$tmpdir/donor.sock"
+attached "nbd+unix:///?socket=$tmpdir/donor.sock"
+round_trip
+"$attach" --mode=fuse --no-swap "nbd+unix:///swap?socket=$tmpdir/strict.sock"
+attached "nbd+unix:///swap?socket=$tmpdir/strict.sock"
+round_trip
+expect 2 "(check the export name)" --mode=fuse --no-swap \
+  "nbd+unix:///other?socket=$tmpdir/strict.sock"
+nothing_left
+uri="nbds+unix://alice@/?socket=$tmpdir/alice.sock&tls-psk-file=$tmpdir/alice.psk"
+"$attach" --mode=fuse --no-swap "$uri"
+attached "nbds+unix://alice@/"
+round_trip
+port=$(free_port)
+"$NBDKIT" -i 127.0.0.1 -p "$port" -P "$tmpdir/tcp.pid" "$DRAM_PLUGIN" size=64M
+on_exit "stop_pidfile '$tmpdir/tcp.pid'"
+wait_for_file "$tmpdir/tcp.pid"
+"$attach" --mode=fuse --no-swap "nbd://127.0.0.1:$port/"
+attached "nbd://127.0.0.1:$port/"
+round_trip
 
 # --- a killed server: --detach still leaves nothing ----------------
 "$attach" --mode=fuse --unix "$tmpdir/donor.sock"
@@ -161,6 +268,7 @@ dev=$(awk '$1 ~ /^\/dev\/loop/ { print $1 }' /proc/swaps)
 server=$(sed -n 's/^pid=//p' "$DRAM_RUNDIR/${dev#/dev/}.state")
 kill -9 "$server"
 for ((i = 0; i < 50; i++)); do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
-"$attach" --status | grep -q "server gone"
+"$attach" --status | grep -q "server gone" ||
+  fail "--status does not say the server is gone"
 "$attach" --detach "$dev"
 nothing_left
