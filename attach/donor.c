@@ -8,12 +8,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <linux/nbd.h>
 
 #include <libnbd.h>
@@ -245,6 +249,66 @@ finish_handshake (struct nbd_handle *h, int timeout)
   return nbd_aio_is_ready (h) ? 0 : -1;
 }
 
+static int64_t
+mono_ms (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * INT64_C (1000) + ts.tv_nsec / 1000000;
+}
+
+/* A TCP connection to the address the first connection reached, made
+ * within TIMEOUT ms (-1: no limit).  Ours, not libnbd's
+ * nbd_aio_connect: libnbd 1.14 leaves a handle whose connect(2) was
+ * refused at once (a donor's own host with nothing on the port) in
+ * CONNECT.START with no error, and its next nbd_poll reports only
+ * "external event 0 is invalid".  Returns the socket, non-blocking, or
+ * -1 with WHY filled.
+ */
+static int
+connect_peer (const struct donor *d, int timeout, char *why, size_t len)
+{
+  struct pollfd pfd = { .events = POLLOUT };
+  int fd, err = 0, one = 1, r;
+  socklen_t errlen = sizeof err;
+
+  fd = socket (d->peer.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+               0);
+  if (fd == -1) {
+    snprintf (why, len, "donor %s: socket: %m", d->name);
+    return -1;
+  }
+  setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (connect (fd, (const struct sockaddr *) &d->peer, d->peer_len) == -1) {
+    if (errno != EINPROGRESS) {
+      err = errno;
+      goto out_refused;
+    }
+    pfd.fd = fd;
+    do
+      r = poll (&pfd, 1, timeout);
+    while (r == -1 && errno == EINTR);
+    if (r == 0) {
+      snprintf (why, len, "donor %s: no answer within %d s", d->name,
+                timeout / 1000);
+      close (fd);
+      return -1;
+    }
+    if (r == -1 || getsockopt (fd, SOL_SOCKET, SO_ERROR, &err, &errlen) == -1)
+      err = errno;
+    if (err)
+      goto out_refused;
+  }
+  return fd;
+
+ out_refused:
+  snprintf (why, len, "donor %s: connect: %s (is nbdkit running there?)",
+            d->name, strerror (err));
+  close (fd);
+  return -1;
+}
+
 /* Connects once, giving up after TIMEOUT ms (-1: no limit).  Returns
  * the handle, or NULL with WHY filled.
  */
@@ -277,9 +341,22 @@ connect_one (const struct options *o, const struct donor *d, int timeout,
     /* A reconnect resolves nothing: a lookup reads /etc/hosts, which on
      * a tmpfs root can be in the very swap that waits for it.
      */
-    if (d->peer_len > 0)
-      r = nbd_aio_connect (h, (const struct sockaddr *) &d->peer,
-                           d->peer_len);
+    if (d->peer_len > 0) {
+      int64_t start = mono_ms ();
+      int fd = connect_peer (d, timeout, why, len);
+
+      if (fd == -1) {
+        nbd_close (h);
+        return NULL;
+      }
+      if (timeout >= 0) {
+        timeout -= mono_ms () - start;
+        if (timeout < 1)
+          timeout = 1;
+      }
+      /* The handle owns FD from here, even when this fails. */
+      r = nbd_aio_connect_socket (h, fd);
+    }
     else
       r = nbd_aio_connect_tcp (h, t->host, t->port);
     break;

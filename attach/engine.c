@@ -222,6 +222,15 @@ note_failure (struct engine_conn *c, int r)
 }
 
 static void
+give_up (struct engine_conn *c, const char *why)
+{
+  atomic_store (&c->state, FAILED);
+  dram_error ("%s; failing this device's requests from now on", why);
+  health_failed (c->rc.health, why);
+  flush_parked (c);
+}
+
+static void
 check_dead (struct engine_conn *c)
 {
   char msg[sizeof c->lost_why];
@@ -235,10 +244,14 @@ check_dead (struct engine_conn *c)
   snprintf (msg, sizeof msg, "%s",
             c->lost_why[0] ? c->lost_why : "the connection broke");
   snprintf (c->lost_why, sizeof c->lost_why, "lost the donor: %.280s", msg);
-  dram_error ("%s", c->lost_why);
-  atomic_store (&c->state, c->has_rc ? DOWN : FAILED);
-  if (c->has_rc)
+  if (c->has_rc) {
+    dram_error ("%s", c->lost_why);
+    atomic_store (&c->state, DOWN);
     health_lost (c->rc.health, c->lost_why);
+  }
+  else
+    /* No way back (--reconnect-timeout 0): --status says failed. */
+    give_up (c, c->lost_why);
 }
 
 static int64_t
@@ -263,15 +276,6 @@ pause_ms (struct engine_conn *c, int64_t ms)
       break;
     ms = end - now_ms ();
   }
-}
-
-static void
-give_up (struct engine_conn *c, const char *why)
-{
-  atomic_store (&c->state, FAILED);
-  dram_error ("%s; failing this device's requests from now on", why);
-  health_failed (c->rc.health, why);
-  flush_parked (c);
 }
 
 /* On the loop's thread, the connection being DOWN: makes a new one
@@ -409,9 +413,10 @@ engine_start (struct link *l, const struct engine_source *src,
     c->src = *src;
     c->has_src = true;
   }
-  if (rc && rc->give_up > 0) {
+  /* The health record is kept whether or not there is a way back. */
+  if (rc) {
     c->rc = *rc;
-    c->has_rc = true;
+    c->has_rc = rc->give_up > 0;
   }
   c->wake = eventfd (0, EFD_CLOEXEC);
   if (c->wake == -1) {

@@ -13,6 +13,12 @@
 #   free_port            prints a TCP port nobody listens on
 #   status_kib PID FIELD a /proc/PID/status field (VmRSS, RssShmem...) in KiB
 #   nbdsh ARGS...        libnbd's shell, with Debian's python
+#   fuse_nothing_left ATTACH
+#                        fails the test, naming it, if anything of a fuse
+#                        attach under $DRAM_RUNDIR is left: swap on a loop
+#                        device, a loop device bound to a file there, a
+#                        mount there, a mountpoint or record, a resident
+#                        dram-attach, a non-empty --status
 
 : "${abs_top_builddir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 : "${abs_top_srcdir:=$abs_top_builddir}"
@@ -194,4 +200,27 @@ run_in_memcg ()
 vmstat_field ()
 {
   awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat
+}
+
+fuse_nothing_left ()
+{
+  local left p
+  left=$(grep '^/dev/loop' /proc/swaps) && fail "a loop device is still swap: $left"
+  left=$(losetup -a | grep -F "$DRAM_RUNDIR") &&
+    fail "a loop device is still bound: $left"
+  left=$(findmnt -rn -o TARGET | grep -F "$DRAM_RUNDIR") &&
+    fail "still mounted: $left"
+  left=$(ls -A "$DRAM_RUNDIR/fuse" 2>/dev/null) && [ -n "$left" ] &&
+    fail "mountpoints left in $DRAM_RUNDIR/fuse: $left"
+  left=$(ls "$DRAM_RUNDIR"/*.state "$DRAM_RUNDIR"/*.health 2>/dev/null) &&
+    fail "records left: $left"
+  # A resident dram-attach of this test's has its DRAM_RUNDIR.
+  for p in /proc/[0-9]*; do
+    [ "$(cat "$p/comm" 2>/dev/null)" = dram-attach ] || continue
+    tr '\0' '\n' < "$p/environ" 2>/dev/null |
+      grep -qxF "DRAM_RUNDIR=$DRAM_RUNDIR" || continue
+    fail "a dram-attach process is left: ${p#/proc/} ($(tr '\0' ' ' < "$p/cmdline"))"
+  done
+  left=$("$1" --status --json)
+  [ "$left" = "[]" ] || fail "--status --json is not empty: $left"
 }

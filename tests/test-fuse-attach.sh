@@ -28,19 +28,7 @@ on_exit "'$attach' --detach all"
 # servers.  Each check fails the test, naming what was left.
 nothing_left ()
 {
-  local left
-  left=$(grep '^/dev/loop' /proc/swaps) && fail "a loop device is still swap: $left"
-  left=$(losetup -a | grep -F "$DRAM_RUNDIR") &&
-    fail "a loop device is still bound: $left"
-  left=$(findmnt -rn -o TARGET | grep "^$DRAM_RUNDIR") &&
-    fail "still mounted: $left"
-  left=$(ls -A "$DRAM_RUNDIR/fuse" 2>/dev/null) &&
-    [ -n "$left" ] && fail "mountpoints left in $DRAM_RUNDIR/fuse: $left"
-  left=$(ls "$DRAM_RUNDIR"/*.state 2>/dev/null) && fail "records left: $left"
-  left=$(pgrep -f -- "--unix $tmpdir/") &&
-    fail "a dram-attach process is left: $left"
-  left=$("$attach" --status --json)
-  [ "$left" = "[]" ] || fail "--status --json is not empty: $left"
+  fuse_nothing_left "$attach"
 }
 
 

@@ -10,9 +10,13 @@
 #   cut:   a relay in front of the donor drops every connection and
 #          refuses new ones for 10 s;
 #   lost:  the donor comes back with backing=malloc (its RAM is new):
-#          dram-attach refuses it, the workload dies, and no byte it
-#          read was wrong.
-# --status counts the reconnects and shows the last error.
+#          dram-attach refuses it, the workload, swapping when the
+#          donor went, dies of it (killed, or I/O errors), and no byte
+#          it read was wrong;
+#   gone:  the donor does not come back: a read waits --reconnect-timeout
+#          seconds and fails; with --reconnect-timeout 0 it fails at once.
+# --status counts the reconnects and shows the last error.  A wrong key,
+# and TLS asked of a donor without it, are refused with their reasons.
 source "${srcdir:-$(dirname "$0")}/functions.sh"
 set -e -x
 
@@ -110,18 +114,45 @@ kill_donor ()
   rm -f "$tmpdir/donor.pid"
 }
 
-# Waits until DEV holds at least $2 MiB of swap (bounded).
+# Waits until DEV holds at least $2 MiB of swap (bounded), the workload
+# still running; fails the test otherwise.
 wait_swapped ()
 {
   local kib
   for ((i = 0; i < 600; i++)); do
     kib=$(awk -v d="$1" '$1 == d { print $4 }' /proc/swaps)
-    [ "${kib:-0}" -ge $(($2 * 1024)) ] && return 0
-    kill -0 "$work" 2>/dev/null || return 0
+    if [ "${kib:-0}" -ge $(($2 * 1024)) ]; then
+      kill -0 "$work" 2>/dev/null ||
+        { cat "$tmpdir/work"; fail "the workload ended before the fault"; }
+      echo "$1 holds $((kib / 1024)) MiB of swap, the workload runs"
+      return 0
+    fi
+    kill -0 "$work" 2>/dev/null ||
+      { cat "$tmpdir/work"; fail "the workload ended before $1 held $2 MiB"; }
     sleep 0.1
   done
-  echo "$0: $1 never held $2 MiB of swap" >&2
-  return 1
+  fail "$1 never held $2 MiB of swap"
+}
+
+# verified: the workload ended with every byte verified.
+verified ()
+{
+  [ "$rc" -eq 0 ] || fail "the workload exited $rc"
+  grep -q "memverify: OK" "$tmpdir/work" || fail "memverify did not verify"
+  ! grep -q MISMATCH "$tmpdir/work" || fail "memverify read a wrong byte"
+}
+
+# expect_refused MESSAGE ARGS...: dram-attach ARGS exits 2 saying
+# MESSAGE, and attaches nothing.
+expect_refused ()
+{
+  local msg=$1 rc=0
+  shift
+  "$attach" "$@" 2> "$tmpdir/err" || rc=$?
+  cat "$tmpdir/err"
+  [ "$rc" -eq 2 ] || fail "dram-attach $* exited $rc, not 2"
+  grep -qF -- "$msg" "$tmpdir/err" || fail "dram-attach $* did not say: $msg"
+  fuse_nothing_left "$attach"
 }
 
 # The workload, in the background: $work, its output in $tmpdir/work.
@@ -165,14 +196,11 @@ reconnects ()
 port=$(free_port)
 donor "$port" --tls=require --tls-psk="$psk" -- size=${swap_mib}M \
   backing=file file="$region"
-# TLS asked for: a wrong key, or a donor without TLS, is refused.
-rc=0
-"$attach" --mode=fuse --tls-psk "$tmpdir/wrong.psk" 127.0.0.1:"$port" \
-  2> "$tmpdir/err" || rc=$?
-cat "$tmpdir/err"
-[ "$rc" -eq 2 ]
-grep -q "TLS\|handshake" "$tmpdir/err"
-test -z "$(attached_dev)"
+# A wrong key is refused, and the donor lives on.
+expect_refused "(the TLS handshake failed: are the key and its user name the donor's?)" \
+  --mode=fuse --tls-psk "$tmpdir/wrong.psk" 127.0.0.1:"$port"
+kill -0 "$(cat "$tmpdir/donor.pid")" ||
+  fail "the donor died of a client with a wrong key"
 
 "$attach" --mode=fuse --discard --tls-psk "$shm_psk" 127.0.0.1:"$port"
 dev=$(attached_dev)
@@ -192,13 +220,13 @@ grep -E "^$dev .* reconnecting" "$tmpdir/status"
 donor "$port" --tls=require --tls-psk="$psk" -- size=${swap_mib}M \
   backing=file file="$region"
 end_work
-[ "$rc" -eq 0 ]
-grep -q "memverify: OK" "$tmpdir/work"
-! grep -q MISMATCH "$tmpdir/work"
+verified
 echo "pswpout: $(($(vmstat_field pswpout) - out0))"
 "$attach" --status | tee "$tmpdir/status"
-grep -E "^$dev .* 1 +connected" "$tmpdir/status"
-grep -q "reconnected to the donor after" "$DRAM_ATTACH_LOG"
+grep -E "^$dev .* 1 +connected" "$tmpdir/status" ||
+  fail "kill: --status does not count 1 reconnect"
+grep -q "reconnected to the donor after" "$DRAM_ATTACH_LOG" ||
+  fail "kill: the server did not say it reconnected"
 "$attach" --detach "$dev"
 stop_pidfile "$tmpdir/donor.pid"
 
@@ -213,6 +241,9 @@ disk_log=$DRAM_ATTACH_LOG
 export DRAM_ATTACH_LOG=$shm_log
 dport=$(free_port)
 donor "$dport" -- size=${swap_mib}M backing=file file="$region"
+# TLS asked of a donor without it: refused, saying so.
+expect_refused "(the donor does not offer TLS: start it with --tls=require --tls-psk=FILE)" \
+  --mode=fuse --tls-psk "$psk" 127.0.0.1:"$dport"
 rport=$(free_port)
 relay "$rport" "$dport"
 "$attach" --mode=fuse --connections 2 127.0.0.1:"$rport"
@@ -226,15 +257,15 @@ sleep 10
 "$attach" --status | grep -E "^$dev .* reconnecting"
 relay "$rport" "$dport"
 end_work
-[ "$rc" -eq 0 ]
-grep -q "memverify: OK" "$tmpdir/work"
-! grep -q MISMATCH "$tmpdir/work"
+verified
 "$attach" --status | tee "$tmpdir/status"
 # Each of the 2 connections came back once.
-[ "$(reconnects)" -ge 2 ]
-grep -E "^$dev .* connected$" "$tmpdir/status"
-grep -q "lost the donor" "$DRAM_ATTACH_LOG"
-grep -q "reconnected to the donor after" "$DRAM_ATTACH_LOG"
+[ "$(reconnects)" -ge 2 ] || fail "cut: fewer than 2 reconnects counted"
+grep -E "^$dev .* connected$" "$tmpdir/status" || fail "cut: not connected"
+grep -q "lost the donor" "$DRAM_ATTACH_LOG" ||
+  fail "cut: the server did not say it lost the donor"
+grep -q "reconnected to the donor after" "$DRAM_ATTACH_LOG" ||
+  fail "cut: the server did not say it reconnected"
 cat "$DRAM_ATTACH_LOG"
 # The next phase loses the swap: the log goes back to the disk.
 "$attach" --detach "$dev"
@@ -248,15 +279,77 @@ wait_swapped "$dev" 32
 kill_donor
 donor "$dport" -- size=${swap_mib}M backing=malloc
 end_work
-# Killed or failed, never a wrong byte.
-[ "$rc" -ne 0 ]
-! grep -q "MISMATCH\|bad 8-byte words" "$tmpdir/work"
+# Never a wrong byte: a mismatch is the one failure this phase exists
+# to rule out.
+if grep -q "MISMATCH\|bad 8-byte words" "$tmpdir/work"; then
+  fail "lost: memverify read a wrong byte from the lost region"
+fi
+[ "$rc" -ne 0 ] || fail "lost: the workload verified a region that is gone"
+[ "$rc" -ne 1 ] || fail "lost: memverify exited 1 (a mismatch)"
+# Killed (exit 3 naming the signal, or the shell's 128+N): a swap-in
+# that fails is SIGBUS, a memcg that cannot swap out kills.
+grep -q "killed by signal" "$tmpdir/work" || [ "$rc" -gt 128 ] ||
+  fail "lost: the workload exited $rc without being killed"
 "$attach" --status | tee "$tmpdir/status"
-grep -E "^$dev .* failed$" "$tmpdir/status"
-grep -q "last error: .*now serves another region" "$tmpdir/status"
-grep -q "what was swapped out there is lost" "$DRAM_ATTACH_LOG"
+grep -E "^$dev .* failed$" "$tmpdir/status" || fail "lost: --status not failed"
+grep -q "last error: .*now serves another region" "$tmpdir/status" ||
+  fail "lost: --status does not say the region is another"
+grep -q "what was swapped out there is lost" "$DRAM_ATTACH_LOG" ||
+  fail "lost: the server did not say what was lost"
 "$attach" --detach "$dev"
-! grep -q '^/dev/loop' /proc/swaps
-! findmnt -rn -o TARGET | grep -q "^$DRAM_RUNDIR"
-test "$("$attach" --status --json)" = "[]"
+fuse_nothing_left "$attach"
+stop_pidfile "$tmpdir/donor.pid"
+cut_relay
+
+# --- gone: the donor never comes back ---------------------------------
+# read_fails: a read of $dev fails with an I/O error (bounded); sets
+# $waited, the milliseconds from $t0_ms (when the donor was killed).
+now_ms () { echo $(($(date +%s%N) / 1000000)); }
+read_fails ()
+{
+  local rc=0
+  timeout 60 dd if="$dev" of=/dev/null bs=4K count=1 skip=1000 iflag=direct \
+    2> "$tmpdir/dd" || rc=$?
+  waited=$(($(now_ms) - t0_ms))
+  echo "the read failed ${waited} ms after the donor was killed"
+  cat "$tmpdir/dd"
+  [ "$rc" -ne 124 ] || fail "gone: a read still waited after 60 s"
+  grep -q "Input/output error" "$tmpdir/dd" ||
+    fail "gone: a read of the lost device did not fail with an I/O error"
+}
+# --reconnect-timeout 3: reconnects for 3 s, then fails the device.
+: > "$DRAM_ATTACH_LOG"
+donor "$dport" -- size=64M backing=file file="$region-gone"
+on_exit "rm -f '$region-gone' '$region-gone.dram-id'"
+"$attach" --mode=fuse --no-swap --reconnect-timeout 3 127.0.0.1:"$dport"
+dev=$("$attach" --status | awk '$1 ~ /^\/dev\/loop/ { print $1 }')
+t0_ms=$(now_ms)
+kill_donor
+read_fails
+[ "$waited" -ge 3000 ] ||
+  fail "gone: the read failed after $waited ms, before 3 s of reconnecting"
+"$attach" --status | tee "$tmpdir/status"
+grep -E "^$dev .* failed$" "$tmpdir/status" || fail "gone: --status not failed"
+grep -q "last error: gave up reconnecting to the donor after 3 s ([1-9][0-9]* attempts)" \
+  "$tmpdir/status" || fail "gone: --status does not say it gave up after 3 s"
+grep -q "gave up reconnecting to the donor after 3 s" "$DRAM_ATTACH_LOG" ||
+  fail "gone: the server did not say it gave up"
+"$attach" --detach "$dev"
+fuse_nothing_left "$attach"
+# --reconnect-timeout 0: no reconnect at all.
+: > "$DRAM_ATTACH_LOG"
+donor "$dport" -- size=64M backing=file file="$region-gone"
+"$attach" --mode=fuse --no-swap --reconnect-timeout 0 127.0.0.1:"$dport"
+dev=$("$attach" --status | awk '$1 ~ /^\/dev\/loop/ { print $1 }')
+t0_ms=$(now_ms)
+kill_donor
+read_fails
+"$attach" --status | tee "$tmpdir/status"
+grep -E "^$dev .* failed$" "$tmpdir/status" || fail "gone 0: --status not failed"
+grep -q "last error: lost the donor" "$tmpdir/status" ||
+  fail "gone 0: --status does not say the donor was lost"
+! grep -q "reconnect" "$DRAM_ATTACH_LOG" ||
+  fail "gone 0: the server tried to reconnect"
+"$attach" --detach "$dev"
+fuse_nothing_left "$attach"
 cat "$DRAM_ATTACH_LOG"
