@@ -202,12 +202,17 @@ vmstat_field ()
   awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat
 }
 
+# The loop devices bound before the test (a lazily unmounted FUSE file
+# no longer shows its path: any device bound since then is ours).
+_loops_at_start=$(losetup -n -O NAME 2>/dev/null | sort)
+
 fuse_nothing_left ()
 {
   local left p
   left=$(grep '^/dev/loop' /proc/swaps) && fail "a loop device is still swap: $left"
-  left=$(losetup -a | grep -F "$DRAM_RUNDIR") &&
-    fail "a loop device is still bound: $left"
+  left=$(losetup -n -O NAME 2>/dev/null | sort | comm -13 <(echo "$_loops_at_start") -)
+  [ -z "$left" ] ||
+    fail "a loop device is still bound: $(losetup -l -n $left | tr '\n' ';')"
   left=$(findmnt -rn -o TARGET | grep -F "$DRAM_RUNDIR") &&
     fail "still mounted: $left"
   left=$(ls -A "$DRAM_RUNDIR/fuse" 2>/dev/null) && [ -n "$left" ] &&

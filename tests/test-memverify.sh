@@ -5,8 +5,9 @@
 # when a page comes back zero-filled or with one bit flipped (--corrupt
 # does that to it, as a broken swap device would), and fail with exit
 # status 3, naming the signal, when one of its processes is killed (what
-# a lost swap device does to it).  The swap tests tell these outcomes
-# apart by exactly these exit statuses and messages.
+# a lost swap device does to it).  Its own memory is locked, and the
+# memory it tests is not.  The swap tests tell these outcomes apart by
+# exactly these exit statuses and messages.
 source "${srcdir:-$(dirname "$0")}/functions.sh"
 set -e -x
 
@@ -62,6 +63,18 @@ for ((i = 0; i < 100; i++)); do
   sleep 0.1
 done
 [ "$children" -eq 2 ] || fail "memverify did not start its 2 processes"
+# Its own memory is locked, so that a failing swap device reaches only
+# the pattern: every process has locked pages, and fewer than its 4 MiB
+# under test (which must be free to swap).
+for p in "$mv" $(pgrep -P "$mv"); do
+  lck=$(status_kib "$p" VmLck)
+  echo "pid $p: VmLck $lck kB"
+  [ "$lck" -gt 0 ] || fail "memverify (pid $p) locked nothing of its own"
+done
+for p in $(pgrep -P "$mv"); do
+  [ "$(status_kib "$p" VmLck)" -lt 4096 ] ||
+    fail "memverify (pid $p) locked the memory it tests"
+done
 kill -BUS "$(pgrep -P "$mv" | head -n 1)"
 kill -KILL "$(pgrep -P "$mv" | tail -n 1)"
 rc=0
