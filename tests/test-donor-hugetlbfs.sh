@@ -18,7 +18,7 @@ old=$(cat /proc/sys/vm/nr_hugepages)
 on_exit "echo $old > /proc/sys/vm/nr_hugepages"
 echo $((old + 16)) > /proc/sys/vm/nr_hugepages
 [ "$(cat /proc/sys/vm/nr_hugepages)" -ge $((old + 16)) ] ||
-  skip "the kernel could not find 16 free huge pages"
+  fail "the kernel could not find 16 free huge pages (nr_hugepages $(cat /proc/sys/vm/nr_hugepages))"
 
 mkdir "$tmpdir/mnt"
 mount -t hugetlbfs -o mode=0700 dram-test "$tmpdir/mnt"

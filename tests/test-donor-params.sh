@@ -5,7 +5,7 @@
 source "${srcdir:-$(dirname "$0")}/functions.sh"
 set -e -x
 
-requires "$NBDKIT" setpriv prlimit
+requires "$NBDKIT" setpriv prlimit nbdinfo
 requires_root
 make_tmpdir
 
@@ -99,3 +99,22 @@ accepted size=64M file="$shm/region" mlock=true reserve=true
 test "$(stat -c %s "$shm/region")" -eq $((64 << 20))
 accepted size=64M backing=malloc reserve=true
 accepted size=64T force=true
+
+# reserve=true with mlock=true: every page of the region is there and
+# locked before the first client, on every backing.
+for backing in malloc memfd "file dir=$shm"; do
+  start_nbdkit reserve -- size=64M backing=$backing reserve=true mlock=true
+  pid=$(cat "$tmpdir/reserve.pid")
+  # Served: nbdkit writes its pid file before the plugin's after_fork,
+  # where the region is mapped and locked; it answers only after it.
+  [ "$(nbdinfo --size "$uri")" -eq $((64 << 20)) ] || fail "not served"
+  # Locked KiB of the donor's 64 MiB mappings (the region's).
+  locked=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { size = 0 }
+                /^Size:/ { size = $2 }
+                /^Locked:/ && size == 65536 { kib += $2 }
+                END { print kib + 0 }' "/proc/$pid/smaps")
+  echo "backing=$backing reserve=true mlock=true: $locked KiB of the region locked"
+  [ "$locked" -eq 65536 ] ||
+    fail "backing=$backing reserve=true mlock=true: $locked KiB of 65536 locked"
+  stop_pidfile "$tmpdir/reserve.pid"
+done

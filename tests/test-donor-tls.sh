@@ -11,7 +11,7 @@ requires_root
 make_tmpdir
 
 ns=dram-tls-$$
-ip netns add "$ns" || skip "cannot create a network namespace"
+ip netns add "$ns" || fail "cannot create a network namespace (ip netns add $ns)"
 on_exit "ip netns del '$ns'"
 ip -n "$ns" link set lo up
 ip -n "$ns" addr add 192.0.2.1/32 dev lo
@@ -70,8 +70,20 @@ in_ns nbdcopy "$tls" - | head -c $((4 << 20)) | cmp - "$tmpdir/data"
 printf 'alice:%s\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
   > "$tmpdir/wrong.psk"
 rc=0
-in_ns nbdinfo "nbds://alice@192.0.2.1:$port/?tls-psk-file=$tmpdir/wrong.psk" || rc=$?
-test "$rc" -ne 0
+in_ns nbdinfo "nbds://alice@192.0.2.1:$port/?tls-psk-file=$tmpdir/wrong.psk" \
+  2> "$tmpdir/err" || rc=$?
+cat "$tmpdir/err"
+[ "$rc" -ne 0 ] || fail "a client with a wrong key was served"
+grep -q "gnutls_handshake" "$tmpdir/err" ||
+  fail "a wrong key was not refused in the TLS handshake"
 rc=0
-in_ns nbdinfo "nbd://192.0.2.1:$port" || rc=$?
-test "$rc" -ne 0
+in_ns nbdinfo "nbd://192.0.2.1:$port" 2> "$tmpdir/err" || rc=$?
+cat "$tmpdir/err"
+[ "$rc" -ne 0 ] || fail "a plain-text client was served by a TLS donor"
+# nbdinfo's words for NBD_REP_ERR_TLS_REQD on its NBD_OPT_GO.
+grep -q "opt_go request: Operation not supported" "$tmpdir/err" ||
+  fail "a plain-text client was not refused its export"
+# Neither took the donor down: it still serves the right key.
+kill -0 "$(cat "$tmpdir/ns.pid")" || fail "the donor died of a refused client"
+in_ns nbdcopy "$tls" - | head -c $((4 << 20)) | cmp - "$tmpdir/data" ||
+  fail "the donor no longer serves its data after the refusals"

@@ -16,8 +16,10 @@ requires_root
 [ -c /dev/fuse ] || skip "no /dev/fuse (modprobe fuse)"
 [ -c /dev/loop-control ] || skip "no loop devices (modprobe loop)"
 [ -d /dev/shm ] || skip "no /dev/shm for the donor's tmpfs file"
-getent hosts localhost | grep -q '^127\.0\.0\.1 ' ||
-  skip "localhost does not resolve to 127.0.0.1 here"
+# The donor listens where the name leads first (127.0.0.1, or ::1 where
+# /etc/hosts puts that first).
+addr=$(getent hosts localhost | awk 'NR == 1 { print $1 }')
+[ -n "$addr" ] || fail "localhost does not resolve here (/etc/hosts)"
 attach=$abs_top_builddir/attach/dram-attach
 make_tmpdir
 export DRAM_RUNDIR=$tmpdir/run DRAM_ATTACH_LOG=$tmpdir/attach.log
@@ -29,7 +31,7 @@ port=$(free_port)
 donor ()
 {
   rm -f "$tmpdir/donor.pid"
-  "$NBDKIT" -p "$port" -i 127.0.0.1 -P "$tmpdir/donor.pid" \
+  "$NBDKIT" -p "$port" -i "$addr" -P "$tmpdir/donor.pid" \
     "$DRAM_PLUGIN" size=64M backing=file file="$region"
   wait_for_file "$tmpdir/donor.pid"
 }

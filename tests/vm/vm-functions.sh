@@ -308,11 +308,19 @@ vm__fetch_kernel ()
 }
 
 # vm_require_kernel
-# vm_fetch_kernel, or skip the test when the kernel cannot be had.
+# vm_fetch_kernel.  Skips the test where Debian's tools for fetching it
+# are missing (not a Debian system); any other failure to get it (a
+# download, an unpacking, depmod) fails the test.
 vm_require_kernel ()
 {
+  local cmd
+
+  for cmd in apt-cache apt-get dpkg-deb; do
+    command -v "$cmd" >/dev/null 2>&1 ||
+      vm_skip "'$cmd' is missing: Debian's kernel cannot be fetched here"
+  done
   vm_fetch_kernel ||
-    vm_skip "Debian's kernel package cannot be obtained (see above)"
+    fail "Debian's kernel package could not be obtained (see above)"
 }
 
 # vm_kernel_config SYMBOL
