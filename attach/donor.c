@@ -196,7 +196,10 @@ describe_nbd_error (const struct donor *d, const struct options *o,
   int err = nbd_get_errno ();
   const char *hint = "";
 
-  if (strstr (msg, "connect:") != NULL)
+  /* Refused at connect(2), or (through a NAT, QEMU's user network)
+   * at the first read.
+   */
+  if (strstr (msg, "connect:") != NULL || err == ECONNREFUSED)
     hint = " (is nbdkit running there?)";
   else if (strstr (msg, "requires TLS") != NULL)
     hint = " (the donor requires TLS: use --tls-psk FILE with its key)";

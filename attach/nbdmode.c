@@ -216,8 +216,12 @@ attach_nbd (const struct options *o)
     close_fds (fds, d.nr);
     goto out_disconnect;
   }
-  /* Listening before swap can need it; it keeps the sockets' copies. */
-  if (reconnect > 0) {
+  /* Listening before swap can need it; it keeps the sockets' copies.
+   * Over netlink it runs even with no way back (--reconnect-timeout 0,
+   * a donor that names no region), to record a lost donor as failed
+   * and fail the device at once.
+   */
+  if (strcmp (st.handover, "netlink") == 0 && proxy <= 0) {
     if (health_path (index, st.health, sizeof st.health) == -1)
       monitor = -1;
     else

@@ -210,6 +210,11 @@ recover (struct monitor *m)
   bool lost;
   int fd, r;
 
+  if (m->give_up == 0) {
+    /* No way back: the queued requests fail now. */
+    give_up (m, m->lost_why);
+    return -1;
+  }
   while (m->dead > 0) {
     left = end - now_ms ();
     if (left <= 0) {

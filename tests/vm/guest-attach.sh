@@ -2,14 +2,20 @@
 # dram — SPDX-License-Identifier: BSD-3-Clause
 # Guest half of test-vm-attach.sh (busybox sh, run by the VM's /init).
 # dram-attach against nbdkit-dram-plugin on the host, on Debian's
-# kernel: refusals that leave nothing behind, then swap that holds a
-# workload of 2.5 times the guest's RAM, over netlink (sequential and
-# random), 4 connections, the ioctl fallback and kernel TLS (sequential:
-# under TCG a random round costs minutes); the TLS proxy fallback with
-# data but no swap.
-# From the host: PLAIN_PORT (size=SWAP_MIB), TLS_PORT (TLS-PSK with
-# /etc/dram/keys.psk, size=TLS_MIB), STRICT_PORT (only export "swap",
-# size=STRICT_MIB), DEAD_PORT (nobody), WORK_MIB, WORK_PROCS.
+# kernel: refusals, each with its reason, that leave nothing behind;
+# then swap that holds a workload of 2.5 times the guest's RAM, over
+# netlink (sequential and random; --label read back by blkid, --discard
+# checked by the host in the donor's memory), 4 connections, the ioctl
+# fallback and kernel TLS (sequential: under TCG a random round costs
+# minutes); the TLS proxy fallback with a workload of 3 times a cgroup
+# v2 memory limit (under global pressure the proxy is at risk, see
+# dram-attach(8)); the donor named by NBD URIs, and over IPv6.
+# From the host: NETLINK_PORT and PLAIN_PORT (size=SWAP_MIB; the first
+# for the netlink phase alone), TLS_PORT (TLS-PSK with
+# /etc/dram/keys.psk), STRICT_PORT (only export "swap", size=STRICT_MIB),
+# SINGLE_PORT (no multi-conn), PLAIN6_PORT (on the host's ::1, which is
+# fec0::2 here), DEAD_PORT (nobody), WORK_MIB, CGROUP_MIB and
+# CGROUP_WORK_MIB (a cgroup's limit and workload), WORK_PROCS.
 
 set -e -x
 
@@ -37,26 +43,56 @@ syslogd -O /tmp/syslog
 dram-attach --version
 nbd_nothing_left
 
+# round_trip DEV: 4 MiB through DEV and back, past its first MiB.
+round_trip ()
+{
+  dd if=/dev/urandom of=/tmp/data bs=1M count=4 2>/dev/null
+  dd if=/tmp/data of="$1" bs=1M seek=1 oflag=direct 2>/dev/null ||
+    fail "writing $1 failed"
+  dd if="$1" of=/tmp/back bs=1M skip=1 count=4 iflag=direct 2>/dev/null ||
+    fail "reading $1 failed"
+  cmp /tmp/data /tmp/back || fail "$1 gave back other bytes"
+  rm -f /tmp/data /tmp/back
+}
+
 # --- refusals ---------------------------------------------------------
 if phase refusals; then
-  expect 2 "donor $donor:$DEAD_PORT" dram-attach "$donor:$DEAD_PORT"
+  # Through QEMU's user network the refusal comes at the first read.
+  expect 2 "Connection refused (is nbdkit running there?)" \
+    dram-attach "$donor:$DEAD_PORT"
   nbd_nothing_left
-  expect 2 "check the export name" dram-attach "$donor:$STRICT_PORT"
+  expect 2 "server has no export named '': No such file or directory" \
+    dram-attach "$donor:$STRICT_PORT"
+  grep -qF "(a donor on another machine refuses clients without TLS: use --tls-psk FILE with the donor's key; or check the export name)" \
+    /tmp/err || fail "a missing export was not explained"
   nbd_nothing_left
-  expect 2 "check the export name" dram-attach -e other "$donor:$STRICT_PORT"
+  expect 2 "server has no export named 'other'" \
+    dram-attach -e other "$donor:$STRICT_PORT"
   nbd_nothing_left
-  expect 2 "donor $donor:$TLS_PORT" dram-attach "$donor:$TLS_PORT"
+  expect 2 "server requires TLS encryption first: Operation not supported (the donor requires TLS: use --tls-psk FILE with its key)" \
+    dram-attach "$donor:$TLS_PORT"
   nbd_nothing_left
-  expect 2 "donor $donor:$TLS_PORT" \
+  expect 2 "(the TLS handshake failed: are the key and its user name the donor's?)" \
     dram-attach --tls-psk /etc/dram/wrong.psk "$donor:$TLS_PORT"
   nbd_nothing_left
+  expect 2 "(the donor does not offer TLS: start it with --tls=require --tls-psk=FILE)" \
+    dram-attach --tls-psk /etc/dram/keys.psk "$donor:$PLAIN_PORT"
+  nbd_nothing_left
+  expect 2 "donor $donor:$SINGLE_PORT does not allow several connections (no multi-conn); use --connections 1" \
+    dram-attach -c 2 "$donor:$SINGLE_PORT"
+  nbd_nothing_left
   expect 1 "/dev/sda is not an NBD device" dram-attach "$donor:$PLAIN_PORT" /dev/sda
+  nbd_nothing_left
+  # The refused clients took no donor down: the right key is served.
+  dram-attach --no-swap --tls-psk /etc/dram/keys.psk "$donor:$TLS_PORT" ||
+    fail "the TLS donor no longer serves after the refusals"
+  dram-attach --detach /dev/nbd0
   nbd_nothing_left
 
   # The right export name works; a busy device is refused.
   dram-attach --no-swap -e swap "$donor:$STRICT_PORT" /dev/nbd1
   [ "$(cat /sys/block/nbd1/size)" -eq $((STRICT_MIB * 2048)) ]
-  ! grep -q '^/dev/nbd1 ' /proc/swaps
+  ! grep -q '^/dev/nbd1 ' /proc/swaps || fail "--no-swap made swap"
   expect 1 "/dev/nbd1 is busy: it is already connected to a server" \
     dram-attach --no-swap -e swap "$donor:$STRICT_PORT" /dev/nbd1
   dram-attach --detach /dev/nbd1
@@ -65,15 +101,21 @@ fi
 
 # --- swap over netlink, priority, discard, label ----------------------
 if phase netlink; then
-  dram-attach -p 5 --discard -L dramswap "$donor:$PLAIN_PORT"
+  dram-attach -p 5 --discard -L dramswap "$donor:$NETLINK_PORT"
   cat /proc/swaps
+  # The label and type, as blkid reads them off the device.
+  # (util-linux's blkid, from the host: busybox has none.)
+  [ "$(blkid -p -s TYPE -o value /dev/nbd0)" = swap ] ||
+    fail "blkid does not read swap on /dev/nbd0"
+  [ "$(blkid -p -s LABEL -o value /dev/nbd0)" = dramswap ] ||
+    fail "--label: blkid reads '$(blkid -p -s LABEL -o value /dev/nbd0)', not dramswap"
   # The header takes one page.
   [ "$(swap_field 3)" -eq $((SWAP_MIB * 1024 - 4)) ]
   [ "$(swap_field 5)" -eq 5 ]
-  [ "$(established "$PLAIN_PORT")" -eq 1 ]
-  [ "$(cat /sys/block/nbd0/backend)" = "dram:$donor:$PLAIN_PORT" ]
+  [ "$(established "$NETLINK_PORT")" -eq 1 ]
+  [ "$(cat /sys/block/nbd0/backend)" = "dram:$donor:$NETLINK_PORT" ]
   dram-attach --status | tee /tmp/status
-  grep -Eq "^/dev/nbd0 +nbd +$donor:$PLAIN_PORT +${SWAP_MIB}M .* 5 +1 +0 connected$" \
+  grep -Eq "^/dev/nbd0 +nbd +$donor:$NETLINK_PORT +${SWAP_MIB}M .* 5 +1 +0 connected$" \
     /tmp/status
   dram-attach --status --json | tee /tmp/json
   for kv in '"device": "/dev/nbd0"' '"mode": "nbd"' '"priority": 5' \
@@ -86,6 +128,9 @@ if phase netlink; then
   workload netlink "$WORK_MIB" both
   dram-attach --detach /dev/nbd0
   nbd_nothing_left
+  # The host reads the donor's memory from here on: the workload's swap
+  # was freed and discarded.
+  echo "RESULT phase=netlink-discarded"
 fi
 
 # --- 4 connections: the kernel holds 4 sockets to the donor -----------
@@ -127,25 +172,57 @@ if phase tls; then
 fi
 
 # --- TLS-PSK through the proxy, the fallback where the kernel cannot
-# do TLS: a resident proxy carries the traffic.  Data only: under memory
-# pressure the proxy's socket cannot use the kernel's reserves (see
-# dram-attach(8)), so no swap here. ------------------------------------
+# do TLS: a resident proxy carries the traffic.  Swap for a cgroup's
+# workload of 3 times its limit (the proxy's own socket cannot use the
+# kernel's reserves, so under the guest's global pressure it is at risk:
+# dram-attach(8)). -------------------------------------------------------
 if phase tlsproxy; then
-  DRAM_ATTACH_TLS=proxy dram-attach --no-swap --tls-psk /etc/dram/keys.psk \
+  DRAM_ATTACH_TLS=proxy dram-attach --tls-psk /etc/dram/keys.psk \
     "$donor:$TLS_PORT" || fail "TLS proxy attach"
-  dram-attach --status --json | grep -qF '"tls": "proxy"'
+  dram-attach --status --json | grep -qF '"tls": "proxy"' || fail "not the proxy"
+  grep -q '^/dev/nbd0 ' /proc/swaps || fail "no swap over the TLS proxy"
   proxy=$(pidof dram-attach)
   [ -n "$proxy" ] || fail "no TLS proxy"
-  [ "$(cat /proc/$proxy/oom_score_adj)" -eq -1000 ]
-  grep -Eq '^VmLck:[[:space:]]*[1-9]' /proc/$proxy/status
-  [ "$(cat /sys/block/nbd0/queue/max_sectors_kb)" -eq 128 ]
-  # 4 MiB: files in this RAM-only guest's /tmp take its memory, and
-  # a starved proxy is the failure this phase must avoid.
-  dd if=/dev/urandom of=/tmp/data bs=1M count=4
-  dd if=/tmp/data of=/dev/nbd0 bs=1M seek=3 oflag=direct
-  dd if=/dev/nbd0 of=/tmp/back bs=1M skip=3 count=4 iflag=direct
-  cmp /tmp/data /tmp/back || fail "TLS proxy: the data came back different"
-  rm -f /tmp/data /tmp/back
+  [ "$(cat /proc/$proxy/oom_score_adj)" -eq -1000 ] || fail "proxy: oom_score_adj"
+  grep -Eq '^VmLck:[[:space:]]*[1-9]' /proc/$proxy/status || fail "proxy: nothing locked"
+  [ "$(cat /sys/block/nbd0/queue/max_sectors_kb)" -eq 128 ] ||
+    fail "proxy: requests are not limited to 128 KiB"
+  memcg tlsproxy "$CGROUP_MIB"
+  workload tlsproxy "$CGROUP_WORK_MIB" both "$cg"
+  memcg_done
+  dram-attach --detach /dev/nbd0
+  nbd_nothing_left
+fi
+
+# --- the donor named by NBD URIs, and over IPv6 (QEMU's user network:
+# the host's ::1 is fec0::2) ------------------------------------------
+if phase uris; then
+  # No duplicate address detection to wait for (busybox's ip has no
+  # nodad).
+  echo 0 > /proc/sys/net/ipv6/conf/eth0/accept_dad
+  ip -6 addr add fec0::15/64 dev eth0 || fail "no IPv6 address"
+  ip -6 addr show dev eth0
+  for target in "nbd://$donor:$PLAIN_PORT/" "nbd://$donor:$STRICT_PORT/swap" \
+      "nbds://dram@$donor:$TLS_PORT/?tls-psk-file=/etc/dram/keys.psk" \
+      "[fec0::2]:$PLAIN6_PORT" "nbd://[fec0::2]:$PLAIN6_PORT/"; do
+    dram-attach --no-swap "$target" || fail "attach to $target"
+    dram-attach --status | tee /tmp/status
+    grep -qF "$target" /tmp/status || fail "--status does not name $target"
+    grep -Eq '^/dev/nbd0 .* connected(, [[:alnum:] ]+)?$' /tmp/status || fail "$target: not connected"
+    round_trip /dev/nbd0
+    dram-attach --detach /dev/nbd0
+    nbd_nothing_left
+    echo "RESULT phase=uris target=$target verified_mib=4"
+  done
+  expect 2 "server has no export named 'other'" \
+    dram-attach --no-swap "nbd://$donor:$STRICT_PORT/other"
+  nbd_nothing_left
+  # Swap over IPv6, for a cgroup's workload.
+  dram-attach "[fec0::2]:$PLAIN6_PORT" || fail "IPv6 swap attach"
+  grep -q '^/dev/nbd0 ' /proc/swaps || fail "no swap over IPv6"
+  memcg ipv6 "$CGROUP_MIB"
+  workload ipv6 "$CGROUP_WORK_MIB" both "$cg"
+  memcg_done
   dram-attach --detach /dev/nbd0
   nbd_nothing_left
 fi

@@ -84,3 +84,33 @@ workload ()
   [ "$out" -ge $((($2 - room_mib) * 256)) ] || fail "$1: too little swap-out"
   [ "$in" -gt 0 ] || fail "$1: nothing swapped in"
 }
+
+# memcg NAME MIB: a cgroup v2 memory cgroup /sys/fs/cgroup/NAME (mounted
+# here on first use) whose memory.max is MIB, in $cg.  MIB must fit in
+# what the guest has available, or its pressure is global, not the
+# cgroup's.  memcg_done checks that its OOM killer never ran (unless
+# told "oom ok") and removes it.
+memcg ()
+{
+  avail_mib=$(awk '/^MemAvailable/ { print int($2 / 1024) }' /proc/meminfo)
+  [ "$2" -lt "$avail_mib" ] ||
+    fail "a cgroup of $2 MiB does not fit in $avail_mib MiB available"
+  if ! grep -q '^cgroup2 /sys/fs/cgroup ' /proc/mounts; then
+    mkdir -p /sys/fs/cgroup
+    mount -t cgroup2 cgroup2 /sys/fs/cgroup || fail "cannot mount cgroup2"
+    echo +memory > /sys/fs/cgroup/cgroup.subtree_control ||
+      fail "no memory controller"
+  fi
+  cg=/sys/fs/cgroup/$1
+  mkdir "$cg" || fail "cannot make $cg"
+  echo $(($2 * 1048576)) > "$cg/memory.max"
+}
+
+memcg_done ()
+{
+  if [ "${1:-}" != "oom ok" ]; then
+    grep -qx 'oom_kill 0' "$cg/memory.events" ||
+      fail "the OOM killer ran in $cg"
+  fi
+  rmdir "$cg" || fail "cannot remove $cg"
+}

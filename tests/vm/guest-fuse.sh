@@ -127,18 +127,9 @@ asked ()
 # global pressure (below) rather than a cgroup's.
 if phase memcg; then
   attach
-  avail_mib=$(awk '/^MemAvailable/ { print int($2 / 1024) }' /proc/meminfo)
-  [ "$CGROUP_MIB" -lt "$avail_mib" ] ||
-    fail "a cgroup of $CGROUP_MIB MiB does not fit in $avail_mib MiB available"
-  mkdir -p /sys/fs/cgroup
-  mount -t cgroup2 cgroup2 /sys/fs/cgroup
-  echo +memory > /sys/fs/cgroup/cgroup.subtree_control
-  mkdir /sys/fs/cgroup/work
-  echo $((CGROUP_MIB * 1048576)) > /sys/fs/cgroup/work/memory.max
-  workload memcg "$WORK_MIB" both /sys/fs/cgroup/work
-  grep -qx 'oom_kill 0' /sys/fs/cgroup/work/memory.events ||
-    fail "the OOM killer ran in the cgroup"
-  rmdir /sys/fs/cgroup/work
+  memcg work "$CGROUP_MIB"
+  workload memcg "$WORK_MIB" both "$cg"
+  memcg_done
   detach
 fi
 

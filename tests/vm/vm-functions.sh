@@ -638,8 +638,10 @@ vm_free_port ()
 }
 
 # vm_start_nbdkit PLUGIN [ARGS...]
-# Start "nbdkit -f --exit-with-parent -P PIDFILE -i 127.0.0.1 -p PORT
-# PLUGIN ARGS..." ($NBDKIT, default nbdkit) on a free loopback port, wait
+# Start "nbdkit -f --exit-with-parent -P PIDFILE -i ADDR -p PORT
+# PLUGIN ARGS..." ($NBDKIT, default nbdkit) on a free loopback port
+# (ADDR: $VM_NBD_LISTEN, 127.0.0.1 by default; ::1 is fec0::2 to the
+# guest), wait
 # until it listens, and register its kill.  Sets VM_NBD_PORT (the guest
 # connects to 10.0.2.2:$VM_NBD_PORT), VM_NBDKIT_PID, VM_NBDKIT_PIDFILE and
 # VM_NBDKIT_LOG, each instance having its own.  Retries with another port
@@ -663,7 +665,8 @@ vm__start_nbdkit ()
   for ((attempt = 1; attempt <= 5; attempt++)); do
     port=$(vm_free_port) || return 1
     rm -f "$pidfile"
-    "$nbdkit" -f --exit-with-parent -P "$pidfile" -i 127.0.0.1 -p "$port" \
+    "$nbdkit" -f --exit-with-parent -P "$pidfile" \
+      -i "${VM_NBD_LISTEN:-127.0.0.1}" -p "$port" \
       "$@" >>"$VM_NBDKIT_LOG" 2>&1 &
     pid=$!
     vm_on_exit "vm_kill_pid $pid"
@@ -678,7 +681,7 @@ vm__start_nbdkit ()
       VM_NBD_PORT=$port
       [ "$VM_NBDKIT_PID" = "$pid" ] ||
         vm_fail "nbdkit pidfile says $VM_NBDKIT_PID, started $pid" || return 1
-      echo "$VM_NAME: nbdkit pid $pid on 127.0.0.1:$port" >&2
+      echo "$VM_NAME: nbdkit pid $pid on ${VM_NBD_LISTEN:-127.0.0.1} port $port" >&2
       return 0
     fi
     if vm_pid_alive "$pid"; then
