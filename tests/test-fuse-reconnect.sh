@@ -169,10 +169,10 @@ end_work ()
 {
   local procs=$memcg/cgroup.procs
   for ((i = 0; i < 6000; i++)); do
-    kill -0 "$work" 2>/dev/null || [ -s "$procs" ] || break
+    kill -0 "$work" 2>/dev/null || [ -n "$(cat "$procs")" ] || break
     sleep 0.1
   done
-  if kill -0 "$work" 2>/dev/null || [ -s "$procs" ]; then
+  if kill -0 "$work" 2>/dev/null || [ -n "$(cat "$procs")" ]; then
     echo "$0: the workload did not end in 10 minutes" >&2
     xargs -r kill -9 < "$procs"
   fi

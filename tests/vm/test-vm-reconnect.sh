@@ -9,10 +9,14 @@
 #   cut    kill the relay in front of it, cutting every connection,
 #          and start it again 10 s later;
 #   lost   kill the donor and start it with backing=malloc: a new
-#          region, which dram-attach must refuse (on the block device;
-#          the swap version runs on the host, test-fuse-reconnect.sh);
+#          region, which dram-attach must refuse, while a cgroup's
+#          workload swaps to it;
 #   tls    kill and restart the TLS-PSK donor (kernel TLS), with the
-#          guest's key file (on its tmpfs root) pushed out to swap first.
+#          guest's key file (on its tmpfs root) pushed out to swap first;
+#   gone   kill a donor of its own, start it again 15 s later (any
+#          region); gone0: kill it for good;
+#   stop8, stop30   SIGSTOP a donor of its own for 8 or 30 s: silent,
+#          with no RST or FIN.
 # The guest checks that every byte comes back or, when the region is
 # lost, that the workload dies without reading a wrong one.
 # VM_PHASES="kill tls" runs only those phases (for debugging).
@@ -51,6 +55,8 @@ vm_on_exit "rm -rf $shm"
 plain_port=$(vm_free_port)
 tls_port=$(vm_free_port)
 relay_port=$(vm_free_port)
+gone_port=$(vm_free_port)
+stop_port=$(vm_free_port)
 [ "$plain_port" != "$tls_port" ] || tls_port=$((plain_port + 1))
 
 # start_donor NAME PORT ARGS...: nbdkit on 127.0.0.1:PORT, waited for.
@@ -101,7 +107,8 @@ stop_servers ()
 {
   local name
 
-  for name in plain tls; do
+  for name in plain tls gone stop; do
+    [ ! -s "$VM_WORKDIR/$name.pid" ] || kill -CONT "$(cat "$VM_WORKDIR/$name.pid")" 2>/dev/null
     [ ! -s "$VM_WORKDIR/$name.pid" ] ||
       vm_kill_pid "$(cat "$VM_WORKDIR/$name.pid")"
   done
@@ -115,6 +122,8 @@ tls_args=(--tls=require --tls-psk="$psk" "$plugin" "size=${swap_mib}M"
           backing=file file="$shm/tls")
 start_donor plain "$plain_port" "${plain_args[@]}"
 start_donor tls "$tls_port" "${tls_args[@]}"
+start_donor gone "$gone_port" "$plugin" size=64M
+start_donor stop "$stop_port" "$plugin" size=64M
 start_relay
 
 # Kernel TLS: the tls module and the ciphers' crypto modules.
@@ -127,8 +136,10 @@ vm_build_initramfs -L -o "$VM_WORKDIR/initrd.gz" \
   -b "$attach" -b "$MEMVERIFY" -b "$PAGEOUT" -m nbd $ktls_modules \
   -f "$psk:/etc/dram/keys.psk" -f "$VM_WORKDIR/wrong.psk:/etc/dram/wrong.psk" \
   -e PLAIN_PORT="$plain_port" -e TLS_PORT="$tls_port" \
-  -e RELAY_PORT="$relay_port" \
+  -e RELAY_PORT="$relay_port" -e GONE_PORT="$gone_port" \
+  -e STOP_PORT="$stop_port" \
   -e WORK_MIB="$work_mib" -e TLS_WORK_MIB=120 -e WORK_PROCS=2 \
+  -e CGROUP_MIB=16 -e CGROUP_WORK_MIB=48 \
   -e PHASES="${VM_PHASES:-all}"
 
 # The conductor: does each fault the guest asks for, once, and logs
@@ -143,7 +154,7 @@ conduct ()
   set +x                        # it polls five times a second
   while :; do
     # Anywhere in a line: the kernel's messages may share it.
-    for f in $(grep -ao 'DRAM-FAULT [a-z]*' "$VM_LOG" 2>/dev/null |
+    for f in $(grep -ao 'DRAM-FAULT [a-z0-9]*' "$VM_LOG" 2>/dev/null |
                cut -d' ' -f2); do
       case "$done_faults" in *" $f "*) continue ;; esac
       done_faults="$done_faults$f "
@@ -169,6 +180,19 @@ conduct ()
           kill_donor tls
           sleep 5
           start_donor tls "$tls_port" "${tls_args[@]}"
+          ;;
+        gone)
+          kill_donor gone
+          sleep 15
+          start_donor gone "$gone_port" "$plugin" size=64M
+          ;;
+        gone0)
+          kill_donor gone
+          ;;
+        stop8|stop30)
+          kill -STOP "$(cat "$VM_WORKDIR/stop.pid")"
+          sleep "${f#stop}"
+          kill -CONT "$(cat "$VM_WORKDIR/stop.pid")"
           ;;
       esac
       echo "$(date +%s.%N | cut -c1-14) $f done" >> "$faults"
@@ -197,7 +221,10 @@ grep -a '^RESULT\|^memverify: \|^STATUS\|all phases passed' "$VM_LOG" |
 [ "$rc" -eq 0 ]
 
 # Each phase the guest ran had its fault done.
-for f in kill cut lost tls; do
-  vm_ran "$f" || continue
-  grep -q "^[0-9.]* $f done" "$faults" || vm_fail "the $f fault was not done"
+for f in kill cut lost tls gone gone0 stop8 stop30; do
+  case $f in gone0) p=gone ;; stop*) p=silent ;; *) p=$f ;; esac
+  vm_ran "$p" || continue
+  # The guest may be done before the donor is sent SIGCONT again.
+  [ "$f" = stop30 ] && when=start || when=done
+  grep -q "^[0-9.]* $f $when" "$faults" || vm_fail "the $f fault was not done"
 done
