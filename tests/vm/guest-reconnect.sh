@@ -254,7 +254,6 @@ if phase lost; then
   [ -n "$(cat "$cg/cgroup.procs")" ] || fail "lost: the workload was gone before the fault"
   echo "RESULT phase=lost swapped_kib=$(( ($(vmstat pswpout) - out0) * 4 )) before the fault"
   echo "DRAM-FAULT lost"
-  wait_failed lost
   i=0
   while [ -n "$(cat "$cg/cgroup.procs")" ]; do
     i=$((i + 1))
@@ -275,6 +274,7 @@ if phase lost; then
   ! grep "killed by signal" /tmp/mv.out | grep -qv "signal [79] " ||
     fail "lost: a process was killed by another signal than SIGBUS or SIGKILL"
   memcg_done "oom ok"
+  wait_failed lost
   grep -q "now serves another region" "$DRAM_ATTACH_LOG" ||
     fail "lost: the monitor did not refuse the new region"
   grep -q "failing this device's requests from now on" "$DRAM_ATTACH_LOG" ||
