@@ -70,8 +70,9 @@ fi
 
 # --- swap on the NFS file, under global memory pressure ---------------
 if phase swap; then
-  dram-attach --mode=nfs --size "${SWAP_MIB}M" -p 3 -L nfsswap "$target" |
-    tee /tmp/out
+  dram-attach --mode=nfs --size "${SWAP_MIB}M" -p 3 -L nfsswap "$target" \
+    > /tmp/out || { cat /tmp/out; fail "dram-attach --mode=nfs failed"; }
+  cat /tmp/out
   grep -qF "$file: ${SWAP_MIB}M of swap on $target (NFS 4.2, mounted on $mnt)" \
     /tmp/out || fail "dram-attach did not say what it attached"
   cat /proc/swaps
@@ -81,6 +82,10 @@ if phase swap; then
   [ "$(swap_field 3)" -eq $((SWAP_MIB * 1024 - 4)) ] || fail "wrong swap size"
   [ "$(swap_field 5)" -eq 3 ] || fail "wrong priority"
   [ "$(stat -c %a "$file")" = 600 ] || fail "$file is not mode 0600"
+  # The label and type, as (util-linux's) blkid reads them.
+  [ "$(blkid -p -s TYPE -o value "$file")" = swap ] || fail "blkid: $file is not swap"
+  [ "$(blkid -p -s LABEL -o value "$file")" = nfsswap ] ||
+    fail "--label: blkid reads '$(blkid -p -s LABEL -o value "$file")', not nfsswap"
   # Written in full: no holes.
   [ "$(stat -c %b "$file")" -ge $((SWAP_MIB * 2048)) ] || fail "$file has holes"
   dram-attach --status | tee /tmp/status
@@ -101,6 +106,35 @@ if phase swap; then
   dram-attach --detach "$target"
   nothing_left
   echo "RESULT phase=detach left=nothing"
+fi
+
+# --- --nfs-version: 4.1 and 4.0 asked for and had; v3, which this
+# server does not speak, refused leaving nothing ----------------------
+if phase versions; then
+  for v in 4.1 4.0; do
+    dram-attach --mode=nfs --nfs-version "$v" --size 16M "$target" > /tmp/out ||
+      { cat /tmp/out; fail "--nfs-version $v: the attach failed"; }
+    cat /tmp/out
+    grep -qF "(NFS $v, mounted on $mnt)" /tmp/out ||
+      fail "--nfs-version $v: dram-attach did not say NFS $v"
+    grep " $mnt " /proc/mounts
+    grep -q " $mnt nfs4 [^ ]*vers=$v[,]" /proc/mounts ||
+      fail "--nfs-version $v: the mount is not NFS $v"
+    dram-attach --status --json | grep -qF "\"handover\": \"nfs$v\"" ||
+      fail "--nfs-version $v: --status does not say nfs$v"
+    [ "$(swap_field 3)" -eq $((16 * 1024 - 4)) ] || fail "--nfs-version $v: no swap"
+    dram-attach --detach all
+    nothing_left
+    echo "RESULT phase=versions nfs=$v left=nothing"
+  done
+  rc=0
+  dram-attach --mode=nfs --nfs-version 3 --size 16M "$target" 2> /tmp/err || rc=$?
+  cat /tmp/err
+  [ "$rc" -eq 2 ] || fail "--nfs-version 3 to a v4-only server exited $rc, not 2"
+  grep -qF "(-o vers=3,addr=$donor,nolock,port=$NFS_PORT): Protocol not supported (the server or this kernel does not speak that NFS version: see --nfs-version)" \
+    /tmp/err || fail "--nfs-version 3 was refused without saying why"
+  nothing_left
+  echo "RESULT phase=versions nfs=3 refused left=nothing"
 fi
 
 # --- --persist: the mount and the swap in fstab, once, then gone -----

@@ -15,7 +15,7 @@ set -e -x
 
 . "$(dirname "$0")/vm-functions.sh"
 
-vm_requires qemu-system-x86_64 busybox cpio gzip depmod ganesha.nfsd findmnt
+vm_requires qemu-system-x86_64 busybox cpio gzip depmod ganesha.nfsd findmnt blkid
 requires_root
 vm_require_kernel
 if [ "$(vm_kernel_config NFS_FS)" = n ] || [ "$(vm_kernel_config NFS_V4)" = n ]; then
@@ -83,7 +83,8 @@ printf '# CONFIG_NFS_SWAP is not set\n' > "$VM_WORKDIR/config-noswap"
 # The guest gets its kernel's configuration where dram-attach looks.
 vm_build_initramfs -L -o "$VM_WORKDIR/initrd.gz" \
   -s "$VM_DIR/guest-nfs.sh" \
-  -b "$attach" -b "$MEMVERIFY" -b "$(command -v findmnt)" "${helper[@]}" \
+  -b "$attach" -b "$MEMVERIFY" -b "$(command -v findmnt)" \
+  -b "$(command -v blkid)" "${helper[@]}" \
   -m nfsv4 \
   -f "$VM_KERNEL_CONFIG:/boot/config-$VM_KERNEL_VERSION" \
   -f "$VM_WORKDIR/config-noswap:/etc/dram/config-noswap" \
@@ -126,6 +127,12 @@ if vm_ran persist; then
   grep -qx "/run/dram/nfs/$mnt_name/dram-swap none swap nofail" \
     "$VM_WORKDIR/lines"
   [ "$(wc -l < "$VM_WORKDIR/lines")" -eq 3 ]
+fi
+if vm_ran versions; then
+  for v in 4.1 4.0 "3 refused"; do
+    grep -qx "RESULT phase=versions nfs=$v left=nothing" "$results" ||
+      vm_fail "--nfs-version $v: no result" || exit 1
+  done
 fi
 if vm_ran helper && [ -n "$mount_nfs" ]; then
   grep -qx 'RESULT phase=helper mount.nfs=used left=nothing' "$results"
