@@ -52,7 +52,8 @@ nothing_left
 
 # --- refusal ----------------------------------------------------------
 if phase refusal; then
-  expect 2 "donor $donor:$DEAD_PORT" dram-attach --mode=fuse "$donor:$DEAD_PORT"
+  expect 2 "donor $donor:$DEAD_PORT: nbd_poll: recv: Connection refused (is nbdkit running there?)" \
+    dram-attach --mode=fuse "$donor:$DEAD_PORT"
   nothing_left
   # shellcheck disable=SC2154  # expect sets rc
   echo "RESULT phase=refusal exit=$rc left=nothing"

@@ -202,10 +202,10 @@ fi
 
 # --- tls: kernel TLS, reconnects included; refusals --------------------
 if phase tls; then
-  expect 2 "donor $donor:$TLS_PORT" \
+  expect 2 "(the TLS handshake failed: are the key and its user name the donor's?)" \
     dram-attach --tls-psk /etc/dram/wrong.psk "$donor:$TLS_PORT"
   nbd_nothing_left
-  expect 2 "donor $donor:$PLAIN_PORT" \
+  expect 2 "(the donor does not offer TLS: start it with --tls=require --tls-psk=FILE)" \
     dram-attach --tls-psk /etc/dram/keys.psk "$donor:$PLAIN_PORT"
   nbd_nothing_left
   dram-attach --tls-psk /etc/dram/keys.psk "$donor:$TLS_PORT"
