@@ -22,6 +22,7 @@
 
 #include <libnbd.h>
 
+#include "clock.h"
 #include "donor.h"
 #include "ktls.h"
 #include "link.h"
@@ -219,46 +220,26 @@ describe_nbd_error (const struct donor *d, const struct options *o,
   snprintf (buf, len, "donor %s: %s%s", d->name, msg, hint);
 }
 
-/* Runs the handshake started on H for at most TIMEOUT ms (-1: no
- * limit).  Returns 0, or -1 with libnbd's error set or ETIMEDOUT.
+/* Runs the handshake started on H until DEADLINE (monotonic_ms; -1:
+ * no limit).  Returns 0, or -1 with libnbd's error set or ETIMEDOUT.
  */
 static int
-finish_handshake (struct nbd_handle *h, int timeout)
+finish_handshake (struct nbd_handle *h, int64_t deadline)
 {
-  struct timespec end, now;
-  int left = timeout, r;
+  int64_t left = -1;
 
-  clock_gettime (CLOCK_MONOTONIC, &end);
-  end.tv_sec += timeout / 1000;
-  end.tv_nsec += timeout % 1000 * 1000000L;
-  if (end.tv_nsec >= 1000000000L) {
-    end.tv_sec++;
-    end.tv_nsec -= 1000000000L;
-  }
   while (nbd_aio_is_connecting (h)) {
-    if (timeout >= 0) {
-      clock_gettime (CLOCK_MONOTONIC, &now);
-      left = (end.tv_sec - now.tv_sec) * 1000 +
-             (end.tv_nsec - now.tv_nsec) / 1000000;
+    if (deadline >= 0) {
+      left = deadline - monotonic_ms ();
       if (left <= 0) {
         errno = ETIMEDOUT;
         return -1;
       }
     }
-    r = nbd_poll (h, left);
-    if (r == -1)
+    if (nbd_poll (h, left) == -1)
       return -1;
   }
   return nbd_aio_is_ready (h) ? 0 : -1;
-}
-
-static int64_t
-mono_ms (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * INT64_C (1000) + ts.tv_nsec / 1000000;
 }
 
 /* A TCP connection to the address the first connection reached, made
@@ -320,6 +301,7 @@ connect_one (const struct options *o, const struct donor *d, int timeout,
              char *why, size_t len)
 {
   const struct target *t = &o->target;
+  const int64_t deadline = timeout < 0 ? -1 : monotonic_ms () + timeout;
   struct nbd_handle *h = nbd_create ();
   int r;
 
@@ -345,17 +327,11 @@ connect_one (const struct options *o, const struct donor *d, int timeout,
      * a tmpfs root can be in the very swap that waits for it.
      */
     if (d->peer_len > 0) {
-      int64_t start = mono_ms ();
       int fd = connect_peer (d, timeout, why, len);
 
       if (fd == -1) {
         nbd_close (h);
         return NULL;
-      }
-      if (timeout >= 0) {
-        timeout -= mono_ms () - start;
-        if (timeout < 1)
-          timeout = 1;
       }
       /* The handle owns FD from here, even when this fails. */
       r = nbd_aio_connect_socket (h, fd);
@@ -378,7 +354,7 @@ connect_one (const struct options *o, const struct donor *d, int timeout,
   }
   if (r == -1)
     goto err;
-  if (finish_handshake (h, timeout) == -1) {
+  if (finish_handshake (h, deadline) == -1) {
     if (errno == ETIMEDOUT && nbd_aio_is_connecting (h)) {
       snprintf (why, len, "donor %s: no answer within %d s", d->name,
                 timeout / 1000);

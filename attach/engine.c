@@ -34,6 +34,7 @@
 #include <unistd.h>
 #include <sys/eventfd.h>
 
+#include "clock.h"
 #include "donor.h"
 #include "engine.h"
 #include "link.h"
@@ -254,27 +255,18 @@ check_dead (struct engine_conn *c)
     give_up (c, c->lost_why);
 }
 
-static int64_t
-now_ms (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * INT64_C (1000) + ts.tv_nsec / 1000000;
-}
-
 /* Sleeps MS, or less if told to stop. */
 static void
 pause_ms (struct engine_conn *c, int64_t ms)
 {
   struct pollfd pfd = { .fd = c->wake, .events = POLLIN };
-  int64_t end = now_ms () + ms;
+  int64_t end = monotonic_ms () + ms;
   uint64_t v;
 
   while (!atomic_load (&c->stopping) && ms > 0) {
     if (poll (&pfd, 1, ms) == 1 && read (c->wake, &v, sizeof v) == -1)
       break;
-    ms = end - now_ms ();
+    ms = end - monotonic_ms ();
   }
 }
 
@@ -285,7 +277,7 @@ pause_ms (struct engine_conn *c, int64_t ms)
 static void
 reconnect (struct engine_conn *c)
 {
-  int64_t start = now_ms (), end = start + c->rc.give_up * INT64_C (1000);
+  int64_t start = monotonic_ms (), end = start + c->rc.give_up * INT64_C (1000);
   int64_t delay = RECONNECT_FIRST_RETRY_MS, left;
   struct link *l;
   unsigned attempts = 0;
@@ -303,7 +295,7 @@ reconnect (struct engine_conn *c)
       give_up (c, "stopped while reconnecting to the donor");
       return;
     }
-    left = end - now_ms ();
+    left = end - monotonic_ms ();
     if (left <= 0) {
       snprintf (msg, sizeof msg, "gave up reconnecting to the donor after "
                 "%u s (%u attempts): %s", c->rc.give_up, attempts,
@@ -319,7 +311,7 @@ reconnect (struct engine_conn *c)
       c->lost_why[0] = '\0';
       atomic_store (&c->state, UP);
       dram_error ("reconnected to the donor after %.1f s (%u attempts)",
-                  (now_ms () - start) / 1000.0, attempts);
+                  (monotonic_ms () - start) / 1000.0, attempts);
       health_back (c->rc.health);
       flush_parked (c);
       return;
@@ -329,7 +321,7 @@ reconnect (struct engine_conn *c)
       return;
     }
     dram_debug ("reconnecting: %s", why);
-    left = end - now_ms ();
+    left = end - monotonic_ms ();
     pause_ms (c, delay < left ? delay : left);
     delay = delay * 2 < RECONNECT_MAX_RETRY_MS ? delay * 2 : RECONNECT_MAX_RETRY_MS;
   }

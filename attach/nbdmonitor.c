@@ -28,6 +28,7 @@
 
 #include <libnbd.h>
 
+#include "clock.h"
 #include "device.h"
 #include "health.h"
 #include "ktls.h"
@@ -54,15 +55,6 @@ struct monitor {
   unsigned dead;                /* seen dead and not yet replaced */
   char lost_why[300];
 };
-
-static int64_t
-now_ms (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * INT64_C (1000) + ts.tv_nsec / 1000000;
-}
 
 /* Drains the kernel's notifications, which only say to look: the
  * sockets themselves say which connection died.
@@ -135,12 +127,12 @@ wait_for (struct monitor *m, int ms)
 static int
 pause_ms (struct monitor *m, int64_t ms)
 {
-  int64_t end = now_ms () + ms;
+  int64_t end = monotonic_ms () + ms;
 
   while (ms > 0) {
     if (wait_for (m, ms) == -1)
       return -1;
-    ms = end - now_ms ();
+    ms = end - monotonic_ms ();
   }
   return 0;
 }
@@ -202,7 +194,7 @@ give_up (struct monitor *m, const char *why)
 static int
 recover (struct monitor *m)
 {
-  int64_t start = now_ms (), end = start + m->give_up * INT64_C (1000);
+  int64_t start = monotonic_ms (), end = start + m->give_up * INT64_C (1000);
   int64_t delay = RECONNECT_FIRST_RETRY_MS, left;
   unsigned attempts = 0;
   char why[600] = "", msg[800];
@@ -216,7 +208,7 @@ recover (struct monitor *m)
     return -1;
   }
   while (m->dead > 0) {
-    left = end - now_ms ();
+    left = end - monotonic_ms ();
     if (left <= 0) {
       snprintf (msg, sizeof msg, "gave up reconnecting to the donor after "
                 "%u s (%u attempts): %s", m->give_up, attempts,
@@ -234,7 +226,7 @@ recover (struct monitor *m)
         close (fd);
         snprintf (why, sizeof why, "the kernel did not take the new "
                   "connection");
-        left = end - now_ms ();
+        left = end - monotonic_ms ();
         if (pause_ms (m, delay < left ? delay : left) == -1)
           return -1;
         continue;
@@ -247,11 +239,11 @@ recover (struct monitor *m)
       m->is_dead[i] = false;
       m->dead--;
       dram_error ("/dev/nbd%d: reconnected to the donor after %.1f s "
-                  "(%u attempts)", m->index, (now_ms () - start) / 1000.0,
+                  "(%u attempts)", m->index, (monotonic_ms () - start) / 1000.0,
                   attempts);
       health_back (m->health);
       /* The next dead one, if any, has its own time. */
-      start = now_ms ();
+      start = monotonic_ms ();
       end = start + m->give_up * INT64_C (1000);
       delay = RECONNECT_FIRST_RETRY_MS;
       attempts = 0;
@@ -262,7 +254,7 @@ recover (struct monitor *m)
       return -1;
     }
     dram_debug ("reconnecting: %s", why);
-    left = end - now_ms ();
+    left = end - monotonic_ms ();
     if (pause_ms (m, delay < left ? delay : left) == -1)
       return -1;
     delay = delay * 2 < RECONNECT_MAX_RETRY_MS ? delay * 2 : RECONNECT_MAX_RETRY_MS;

@@ -11,7 +11,10 @@
 # From the host: NFS_PORT, EXPORT (the export's path), MNT_NAME (the
 # name dram-attach gives its mountpoint), MOUNT_NFS (mount.nfs, to use
 # as /sbin/mount.nfs4 in one phase, or ""), DEAD_PORT (nobody), SWAP_MIB,
-# EXPORT_MIB, WORK_MIB, WORK_PROCS.
+# EXPORT_MIB, WORK_MIB, WORK_PROCS.  Then, in the guest alone, the
+# kernel's own NFS server (Debian's nfs-kernel-server programs, started
+# as its service would): dram-donate-nfs --server kernel lends a tmpfs
+# through it, dram-attach swaps on it over loopback, --undo removes it.
 
 set -e -x
 
@@ -188,6 +191,51 @@ if phase helper && [ -n "$MOUNT_NFS" ]; then
   rm /sbin/mount.nfs4
   nothing_left
   echo "RESULT phase=helper mount.nfs=used left=nothing"
+fi
+
+# --- dram-donate-nfs --server kernel -----------------------------------
+if phase kernel; then
+  modprobe nfsd || fail "no nfsd module"
+  mount -t nfsd nfsd /proc/fs/nfsd || fail "cannot mount the nfsd filesystem"
+  # No 90 s of NFS v4 grace before the first open.
+  echo 10 > /proc/fs/nfsd/nfsv4leasetime
+  echo 10 > /proc/fs/nfsd/nfsv4gracetime
+  mkdir -p /var/lib/nfs /etc/exports.d
+  touch /etc/exports /var/lib/nfs/etab /var/lib/nfs/rmtab
+  rpc.mountd -N 2 -N 3 -u || fail "rpc.mountd did not start"
+  rpc.nfsd -N 3 -U 4 || fail "rpc.nfsd did not start"
+  # The donor's state apart from the recipient's (nothing_left).
+  export DRAM_RUNDIR=/run/dram-donor
+  kdir=/mnt/lend
+  dram-donate-nfs --server kernel --size 64M --dir "$kdir" --client 127.0.0.1 \
+    > /tmp/out 2>&1 || { cat /tmp/out; fail "dram-donate-nfs --server kernel failed"; }
+  cat /tmp/out
+  grep -qxF "dram-donate-nfs: $kdir (64M, tmpfs) is exported to 127.0.0.1 by the kernel NFS server" \
+    /tmp/out || fail "dram-donate-nfs did not say what it lent"
+  grep -q " $kdir tmpfs rw,nosuid,nodev,noexec,.*size=65536k,mode=700" /proc/mounts ||
+    fail "$kdir is not the 64M tmpfs"
+  exportfs -v | tr -s ' \t' ' ' | tee /tmp/exports
+  grep -q "^$kdir 127.0.0.1(sync,.*rw,.*no_root_squash" /tmp/exports ||
+    fail "$kdir is not exported read-write, no root squash, to 127.0.0.1"
+  unset DRAM_RUNDIR
+  dram-attach --mode=nfs --size 16M -L knfs "127.0.0.1:$kdir" ||
+    fail "dram-attach could not swap on the kernel server's export"
+  kfile=/run/dram/nfs/127.0.0.1-mnt-lend/dram-swap
+  grep -q "^$kfile " /proc/swaps || fail "no swap on $kfile"
+  [ "$(blkid -p -s LABEL -o value "$kfile")" = knfs ] || fail "no label on $kfile"
+  # The file is the donor's tmpfs, written in full.
+  [ "$(stat -c %s "$kdir/dram-swap")" -eq $((16 << 20)) ] ||
+    fail "the swap file is not in the donor's tmpfs"
+  dram-attach --detach all
+  nothing_left
+  [ ! -e "$kdir/dram-swap" ] || fail "--detach left the swap file on the donor"
+  DRAM_RUNDIR=/run/dram-donor dram-donate-nfs --undo --dir "$kdir" ||
+    fail "dram-donate-nfs --undo failed"
+  ! exportfs -v | grep -q "$kdir" || fail "--undo left $kdir exported"
+  ! grep -q " $kdir " /proc/mounts || fail "--undo left $kdir mounted"
+  [ -z "$(ls /run/dram-donor/nfs 2>/dev/null)" ] || fail "--undo left its state"
+  rpc.nfsd 0
+  echo "RESULT phase=kernel donate=exported attach=swap undo=nothing"
 fi
 
 echo "guest-nfs: all phases passed"

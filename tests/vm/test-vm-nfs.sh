@@ -9,8 +9,11 @@
 # exports to 127.0.0.1 only.  Here, on the host: the guest's results,
 # the tmpfs filling while the guest swaps and empty after --detach, and
 # the guest's --persist fstab as the host's findmnt reads it.
-# VM_PHASES="refusals swap persist helper" runs only those phases of the
-# guest's.
+# The guest also runs the kernel's own NFS server (its programs from
+# Debian's nfs-kernel-server and nfs-common, fetched, not installed
+# here) for dram-donate-nfs --server kernel.
+# VM_PHASES="refusals swap persist helper kernel" runs only those phases
+# of the guest's.
 set -e -x
 
 . "$(dirname "$0")/vm-functions.sh"
@@ -24,6 +27,20 @@ fi
 [ "$(vm_kernel_config NFS_SWAP)" = y ] ||
   vm_skip "kernel $VM_KERNEL_VERSION cannot swap over NFS (no CONFIG_NFS_SWAP)"
 ganesha_has_vfs || vm_skip "$no_ganesha_vfs"
+[ "$(vm_kernel_config NFSD)" != n ] ||
+  vm_skip "kernel $VM_KERNEL_VERSION has no NFS server (nfsd)"
+# The kernel NFS server's programs, for the guest.
+vm_fetch_debs nfs-kernel-server nfs-common ||
+  fail "the kernel NFS server's programs could not be fetched (see above)"
+knfs=()
+for b in usr/sbin/exportfs usr/sbin/rpc.nfsd usr/sbin/rpc.mountd; do
+  knfs+=(-b "$VM_DEBS_ROOT/$b")
+done
+# dram-donate-nfs is bash and takes what busybox lacks from coreutils
+# and util-linux.
+for b in bash realpath getconf getopt install mktemp stat df cksum; do
+  knfs+=(-b "$(command -v "$b")")
+done
 
 attach=$abs_top_builddir/attach/dram-attach
 donate=$abs_top_srcdir/scripts/dram-donate-nfs
@@ -84,7 +101,9 @@ printf '# CONFIG_NFS_SWAP is not set\n' > "$VM_WORKDIR/config-noswap"
 vm_build_initramfs -L -o "$VM_WORKDIR/initrd.gz" \
   -s "$VM_DIR/guest-nfs.sh" \
   -b "$attach" -b "$MEMVERIFY" -b "$(command -v findmnt)" \
-  -b "$(command -v blkid)" "${helper[@]}" \
+  -b "$(command -v blkid)" "${helper[@]}" "${knfs[@]}" \
+  -b "$donate" -m nfsd \
+  -f /etc/services:/etc/services -f /etc/netconfig:/etc/netconfig \
   -m nfsv4 \
   -f "$VM_KERNEL_CONFIG:/boot/config-$VM_KERNEL_VERSION" \
   -f "$VM_WORKDIR/config-noswap:/etc/dram/config-noswap" \
@@ -133,6 +152,10 @@ if vm_ran versions; then
     grep -qx "RESULT phase=versions nfs=$v left=nothing" "$results" ||
       vm_fail "--nfs-version $v: no result" || exit 1
   done
+fi
+if vm_ran kernel; then
+  grep -qx 'RESULT phase=kernel donate=exported attach=swap undo=nothing' "$results" ||
+    vm_fail "dram-donate-nfs --server kernel: no result" || exit 1
 fi
 if vm_ran helper && [ -n "$mount_nfs" ]; then
   grep -qx 'RESULT phase=helper mount.nfs=used left=nothing' "$results"

@@ -333,6 +333,64 @@ vm_kernel_config ()
   echo "${v:-n}"
 }
 
+# vm_fetch_debs PACKAGE...
+# Debian's PACKAGEs (their candidate versions), fetched with apt-get
+# download and unpacked with dpkg-deb -x under $VM_CACHE, once: for
+# programs the guest runs that the host need not install (and start).
+# Sets VM_DEBS_ROOT, the unpacked tree.  Returns 1 saying why when they
+# cannot be had.
+vm_fetch_debs ()
+{
+  vm_untraced vm__fetch_debs "$@"
+}
+
+vm__fetch_debs ()
+{
+  local name='' pkg ver tmp deb fd
+
+  vm_cache_dir || return 1
+  for pkg in "$@"; do
+    ver=$(apt-cache show --no-all-versions "$pkg" 2>/dev/null |
+          sed -n 's/^Version: //p' | head -n 1)
+    [ -n "$ver" ] || vm_fail "no package $pkg (run apt-get update)" || return 1
+    name+=${name:++}${pkg}_${ver//:/%3a}
+  done
+  VM_DEBS_ROOT=$VM_CACHE/debs/$name
+  [ ! -e "$VM_DEBS_ROOT/.dram-vm-complete" ] || return 0
+  mkdir -p "$VM_CACHE/debs" || return 1
+  exec {fd}>>"$VM_CACHE/.lock" || return 1
+  if ! flock -w 900 "$fd"; then
+    exec {fd}>&-
+    vm_fail "timed out waiting for the lock on $VM_CACHE"
+    return 1
+  fi
+  if [ ! -e "$VM_DEBS_ROOT/.dram-vm-complete" ]; then
+    tmp=$(mktemp -d "$VM_CACHE/download.XXXXXX") || { exec {fd}>&-; return 1; }
+    if [ "$(id -u)" = 0 ] && id _apt >/dev/null 2>&1; then
+      chown _apt "$tmp"
+    fi
+    echo "$VM_NAME: downloading $* into $VM_CACHE" >&2
+    if ! (cd "$tmp" && apt-get download "$@" >&2); then
+      rm -rf "$tmp"
+      exec {fd}>&-
+      vm_fail "apt-get download $* failed"
+      return 1
+    fi
+    for deb in "$tmp"/*.deb; do
+      if ! dpkg-deb -x "$deb" "$tmp/root"; then
+        rm -rf "$tmp"
+        exec {fd}>&-
+        vm_fail "unpacking $deb failed"
+        return 1
+      fi
+    done
+    echo "$*" > "$tmp/root/.dram-vm-complete"
+    rm -rf "$VM_DEBS_ROOT"
+    mv "$tmp/root" "$VM_DEBS_ROOT" && rm -rf "$tmp"
+  fi
+  exec {fd}>&-
+}
+
 # --- the initramfs -----------------------------------------------------
 
 # Copy file $1 to $root$2, creating directories; follow symlinks.
