@@ -208,11 +208,14 @@ if phase tls; then
   expect 2 "(the donor does not offer TLS: start it with --tls=require --tls-psk=FILE)" \
     dram-attach --tls-psk /etc/dram/keys.psk "$donor:$PLAIN_PORT"
   nbd_nothing_left
-  dram-attach --tls-psk /etc/dram/keys.psk "$donor:$TLS_PORT"
+  # The key on tmpfs (the root is ramfs here, see test-vm-reconnect.sh),
+  # as in a container's secrets, so that it can be pushed out to swap.
+  cp /etc/dram/keys.psk /tmp/keys.psk
+  dram-attach --tls-psk /tmp/keys.psk "$donor:$TLS_PORT"
   [ "$(json_field tls)" = kernel ] || fail "tls: not kernel TLS"
   check_monitor
-  # The key file is on the initramfs's tmpfs, and swapped out.
-  faulted_workload tls tls "$TLS_WORK_MIB" /etc/dram/keys.psk
+  # The key file is on tmpfs, and swapped out.
+  faulted_workload tls tls "$TLS_WORK_MIB" /tmp/keys.psk
   verified tls
   show_status tls
   dram-attach --detach /dev/nbd0
@@ -224,9 +227,17 @@ fi
 # read was wrong.  The workload is held in a cgroup whose limit fits in
 # the guest, so that only its own pages go to swap (a global workload
 # here takes pages of init with it, which cannot survive losing them).
-# Its words reach /tmp through a pipe, written by a process outside the
-# cgroup: a file it wrote itself could have its page in the lost swap.
+# What the test reads after the loss must not be in the lost swap
+# either: the programs and scripts are on the root, ramfs here (see
+# test-vm-reconnect.sh); memverify's words (through a pipe, written by
+# a process outside its cgroup), the monitor's log and dram-attach's
+# records go to a ramfs of the phase's own.
 if phase lost; then
+  mkdir -p /lost
+  mount -t ramfs -o mode=0700 lost /lost || fail "lost: no ramfs"
+  tmp_log=$DRAM_ATTACH_LOG
+  export DRAM_ATTACH_LOG=/lost/attach.log DRAM_RUNDIR=/lost/run
+  : > "$DRAM_ATTACH_LOG"
   dram-attach "$donor:$PLAIN_PORT"
   check_monitor
   memcg lost "$CGROUP_MIB"
@@ -235,7 +246,7 @@ if phase lost; then
     sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$cg" \
       memverify --procs "$WORK_PROCS" --mode both --passes 1000 \
       "$CGROUP_WORK_MIB" 2>&1
-    echo "memverify_exit=$?" ) | cat > /tmp/mv.out &
+    echo "memverify_exit=$?" ) | cat > /lost/mv.out &
   pipe=$!
   i=0
   until [ -n "$(cat "$cg/cgroup.procs")" ]; do
@@ -246,7 +257,7 @@ if phase lost; then
   i=0
   while [ $(($(vmstat pswpout) - out0)) -lt 5120 ]; do
     [ -n "$(cat "$cg/cgroup.procs")" ] ||
-      { cat /tmp/mv.out; fail "lost: memverify ended before swapping"; }
+      { cat /lost/mv.out; fail "lost: memverify ended before swapping"; }
     i=$((i + 1))
     [ "$i" -le 600 ] || fail "lost: no swapping after 60 s"
     sleep 0.1
@@ -261,17 +272,17 @@ if phase lost; then
     sleep 1
   done
   wait "$pipe" || :
-  sed 's/^/memverify: /' /tmp/mv.out
-  mv_rc=$(sed -n 's/^memverify_exit=//p' /tmp/mv.out)
-  echo "RESULT phase=lost memverify_exit=$mv_rc mismatches=$(grep -c MISMATCH /tmp/mv.out || :)"
+  sed 's/^/memverify: /' /lost/mv.out
+  mv_rc=$(sed -n 's/^memverify_exit=//p' /lost/mv.out)
+  echo "RESULT phase=lost memverify_exit=$mv_rc mismatches=$(grep -c MISMATCH /lost/mv.out || :)"
   # Never a wrong byte; killed by SIGBUS (a swap-in that failed) or
   # SIGKILL (the cgroup's OOM killer, with nowhere to swap out), and by
   # nothing else (memverify's own memory is locked).
-  ! grep -q "MISMATCH\|bad 8-byte words" /tmp/mv.out ||
+  ! grep -q "MISMATCH\|bad 8-byte words" /lost/mv.out ||
     fail "lost: memverify read a wrong byte from the lost region"
   [ "$mv_rc" = 3 ] || fail "lost: memverify exited $mv_rc, not 3 (killed)"
-  grep -q "killed by signal" /tmp/mv.out || fail "lost: no process was killed"
-  ! grep "killed by signal" /tmp/mv.out | grep -qv "signal [79] " ||
+  grep -q "killed by signal" /lost/mv.out || fail "lost: no process was killed"
+  ! grep "killed by signal" /lost/mv.out | grep -qv "signal [79] " ||
     fail "lost: a process was killed by another signal than SIGBUS or SIGKILL"
   memcg_done "oom ok"
   wait_failed lost
@@ -283,6 +294,10 @@ if phase lost; then
     fail "lost: --status does not show the last error"
   show_status lost
   dram-attach --detach /dev/nbd0
+  [ -z "$(ls /lost/run)" ] || fail "lost: records left in /lost/run"
+  unset DRAM_RUNDIR
+  export DRAM_ATTACH_LOG=$tmp_log
+  umount /lost
   nbd_nothing_left
 fi
 

@@ -12,7 +12,7 @@
 #          region, which dram-attach must refuse, while a cgroup's
 #          workload swaps to it;
 #   tls    kill and restart the TLS-PSK donor (kernel TLS), with the
-#          guest's key file (on its tmpfs root) pushed out to swap first;
+#          guest's key file (on tmpfs) pushed out to swap first;
 #   gone   kill a donor of its own, start it again 15 s later (any
 #          region); gone0: kill it for good;
 #   stop8, stop30   SIGSTOP a donor of its own for 8 or 30 s: silent,
@@ -205,6 +205,9 @@ conductor=$!
 vm_on_exit "kill $conductor 2>/dev/null"
 
 rc=0
+# The root on ramfs, not tmpfs: when the lost phase's device fails,
+# no page of a program or script the guest still runs can be in it.
+VM_APPEND="rootfstype=ramfs ${VM_APPEND:-}" \
 MEM=128 CPUS=${CPUS:-2} VM_TIMEOUT=${VM_TIMEOUT:-1200} \
   vm_boot "$VM_WORKDIR/initrd.gz" || rc=$?
 kill "$conductor" 2>/dev/null || :
