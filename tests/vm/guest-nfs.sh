@@ -200,20 +200,21 @@ if phase kernel; then
   # No 90 s of NFS v4 grace before the first open.
   echo 10 > /proc/fs/nfsd/nfsv4leasetime
   echo 10 > /proc/fs/nfsd/nfsv4gracetime
-  mkdir -p /var/lib/nfs /etc/exports.d
+  mkdir -p /var/lib/nfs/v4recovery /etc/exports.d
   touch /etc/exports /var/lib/nfs/etab /var/lib/nfs/rmtab
   rpc.mountd -N 2 -N 3 -u || fail "rpc.mountd did not start"
   rpc.nfsd -N 3 -U 4 || fail "rpc.nfsd did not start"
   # The donor's state apart from the recipient's (nothing_left).
   export DRAM_RUNDIR=/run/dram-donor
   kdir=/mnt/lend
-  dram-donate-nfs --server kernel --size 64M --dir "$kdir" --client 127.0.0.1 \
+  # What this guest has free: 24M (it refuses more than MemAvailable).
+  dram-donate-nfs --server kernel --size 24M --dir "$kdir" --client 127.0.0.1 \
     > /tmp/out 2>&1 || { cat /tmp/out; fail "dram-donate-nfs --server kernel failed"; }
   cat /tmp/out
-  grep -qxF "dram-donate-nfs: $kdir (64M, tmpfs) is exported to 127.0.0.1 by the kernel NFS server" \
+  grep -qxF "dram-donate-nfs: $kdir (24M, tmpfs) is exported to 127.0.0.1 by the kernel NFS server" \
     /tmp/out || fail "dram-donate-nfs did not say what it lent"
-  grep -q " $kdir tmpfs rw,nosuid,nodev,noexec,.*size=65536k,mode=700" /proc/mounts ||
-    fail "$kdir is not the 64M tmpfs"
+  grep -q " $kdir tmpfs rw,nosuid,nodev,noexec,.*size=24576k,mode=700" /proc/mounts ||
+    fail "$kdir is not the 24M tmpfs"
   exportfs -v | tr -s ' \t' ' ' | tee /tmp/exports
   grep -q "^$kdir 127.0.0.1(sync,.*rw,.*no_root_squash" /tmp/exports ||
     fail "$kdir is not exported read-write, no root squash, to 127.0.0.1"
