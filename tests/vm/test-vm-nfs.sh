@@ -154,7 +154,7 @@ if vm_ran versions; then
   done
 fi
 if vm_ran kernel; then
-  grep -qx 'RESULT phase=kernel donate=exported attach=swap undo=nothing' "$results" ||
+  grep -qx 'RESULT phase=kernel donate=exported client=read-write undo=nothing' "$results" ||
     vm_fail "dram-donate-nfs --server kernel: no result" || exit 1
 fi
 if vm_ran helper && [ -n "$mount_nfs" ]; then
