@@ -37,6 +37,9 @@ start_ns_donor ()
 
 # Plain text from a remote address: refused, and the log says how to fix it.
 start_ns_donor -f "$DRAM_PLUGIN" size=64M &
+# start_ns_donor's on_exit ran in the background subshell: stopped from
+# here too, should a check below fail.
+on_exit "stop_pidfile '$tmpdir/ns.pid'"
 wait_for_file "$tmpdir/ns.pid"
 for addr in 192.0.2.1 '[2001:db8::1]'; do
   rc=0
