@@ -223,14 +223,16 @@ if phase kernel; then
   # swap: swapping to an NFS server on the same kernel can deadlock, the
   # server's writes waiting for the reclaim that waits for them.)
   mkdir -p /mnt/client
-  mount -t nfs4 -o vers=4.2,addr=127.0.0.1,clientaddr=127.0.0.1 \
-    "127.0.0.1:$kdir" /mnt/client || fail "the export cannot be mounted"
+  kmount () {
+    mount -t nfs4 -o vers=4.2,addr=127.0.0.1,clientaddr=127.0.0.1 \
+      "127.0.0.1:$kdir" /mnt/client || fail "the export cannot be mounted$1"
+  }
+  kmount ""
   dd if=/dev/urandom of=/tmp/data bs=1M count=4 2>/dev/null
   cp /tmp/data /mnt/client/data || fail "cannot write through the export"
   umount /mnt/client
   cmp /tmp/data "$kdir/data" || fail "the donor's tmpfs does not hold what was written"
-  mount -t nfs4 -o vers=4.2,addr=127.0.0.1,clientaddr=127.0.0.1 \
-    "127.0.0.1:$kdir" /mnt/client || fail "the export cannot be mounted again"
+  kmount " again"
   cmp /tmp/data /mnt/client/data || fail "the export gave back other bytes"
   rm /mnt/client/data /tmp/data
   umount /mnt/client
