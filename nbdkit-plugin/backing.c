@@ -380,8 +380,11 @@ region_open (struct region *r, const struct dram_params *p)
     dram_error ("mmap of %" PRIu64 " bytes: %m", r->size);
     goto out_close;
   }
-  if (r->guarded && guard_install (r->map, r->size) == -1)
-    goto out_close;
+  if (r->guarded) {
+    if (guard_install () == -1)
+      goto out_close;
+    r->guard_on = true;
+  }
   if (region_identify (r, p->file, r->reused) == -1)
     goto out_close;
   return 0;
@@ -557,7 +560,7 @@ region_map (struct region *r)
 void
 region_close (struct region *r)
 {
-  if (r->guarded)
+  if (r->guard_on)
     guard_remove ();
   if (r->map)
     munmap (r->map, r->size);

@@ -1,16 +1,18 @@
 /* dram — SPDX-License-Identifier: BSD-3-Clause */
-/* Surviving SIGBUS on stores into the region (see guard.h).
+/* Surviving SIGBUS on stores into a region (see guard.h).
  *
- * Each guarded store sets a thread-local jump buffer; the handler
- * jumps back to it only when the faulting address is inside the
- * region and a guarded store is in progress on that thread.  The
- * handler is installed with SA_NODEFER so that leaving it by
- * siglongjmp leaves SIGBUS unblocked, which lets sigsetjmp skip
- * saving the signal mask (a system call) on every request.
+ * Each guarded store sets a thread-local jump buffer and the range it
+ * stores to; the handler jumps back only when a guarded store is in
+ * progress on the faulting thread and the faulting address is inside
+ * that store's range.  The handler is installed with SA_NODEFER so
+ * that leaving it by siglongjmp leaves SIGBUS unblocked, which lets
+ * sigsetjmp skip saving the signal mask (a system call) on every
+ * request.
  */
 
 #include <config.h>
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <string.h>
@@ -22,9 +24,17 @@
 static __thread sigjmp_buf *volatile guard_jmp
   __attribute__ ((tls_model ("initial-exec")));
 
-static char *guard_start, *guard_end;
+static __thread char *volatile guard_lo
+  __attribute__ ((tls_model ("initial-exec")));
+static __thread char *volatile guard_hi
+  __attribute__ ((tls_model ("initial-exec")));
+
+/* Regions that asked for the handler; installing and removing it
+ * happen at start-up and at region creation, never on the data path.
+ */
+static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sigaction old_action;
-static int installed;
+static unsigned users;
 
 static void
 on_sigbus (int sig, siginfo_t *info, void *ucontext)
@@ -32,7 +42,7 @@ on_sigbus (int sig, siginfo_t *info, void *ucontext)
   sigjmp_buf *jb = guard_jmp;
   char *addr = info->si_addr;
 
-  if (jb != NULL && addr >= guard_start && addr < guard_end)
+  if (jb != NULL && addr >= guard_lo && addr < guard_hi)
     siglongjmp (*jb, 1);
 
   /* Not ours: die as we would have without the guard. */
@@ -41,31 +51,35 @@ on_sigbus (int sig, siginfo_t *info, void *ucontext)
 }
 
 int
-guard_install (void *start, size_t len)
+guard_install (void)
 {
   struct sigaction sa;
+  int r = 0;
 
-  memset (&sa, 0, sizeof sa);
-  sa.sa_sigaction = on_sigbus;
-  sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-  sigemptyset (&sa.sa_mask);
-  guard_start = start;
-  guard_end = guard_start + len;
-  if (sigaction (SIGBUS, &sa, &old_action) == -1) {
-    dram_error ("sigaction: SIGBUS: %m");
-    return -1;
+  pthread_mutex_lock (&install_lock);
+  if (users == 0) {
+    memset (&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sigbus;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset (&sa.sa_mask);
+    if (sigaction (SIGBUS, &sa, &old_action) == -1) {
+      dram_error ("sigaction: SIGBUS: %m");
+      r = -1;
+    }
   }
-  installed = 1;
-  return 0;
+  if (r == 0)
+    users++;
+  pthread_mutex_unlock (&install_lock);
+  return r;
 }
 
 void
 guard_remove (void)
 {
-  if (installed)
+  pthread_mutex_lock (&install_lock);
+  if (users > 0 && --users == 0)
     sigaction (SIGBUS, &old_action, NULL);
-  installed = 0;
-  guard_start = guard_end = NULL;
+  pthread_mutex_unlock (&install_lock);
 }
 
 /* The barriers keep the compiler from moving the stores to guard_jmp
@@ -80,6 +94,8 @@ guarded_copy (void *dst, const void *src, size_t n)
     guard_jmp = NULL;
     return -1;
   }
+  guard_lo = dst;
+  guard_hi = (char *) dst + n;
   guard_jmp = &jb;
   __asm__ volatile ("" ::: "memory");
   if (src)

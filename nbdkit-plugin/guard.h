@@ -9,14 +9,17 @@
  * pages gone).  Uncaught, that kills the donor and every recipient's
  * swap with it.  The guard turns it into an error for that one request.
  *
- * guard_install covers [START, START+LEN); a SIGBUS elsewhere keeps
- * its default action.
+ * The handler covers only the bytes a guarded_copy is storing to at
+ * that moment, on that thread: a SIGBUS anywhere else keeps its
+ * default action.  So one handler serves any number of regions, each
+ * mapped and unmapped on its own.  Every guard_install is paired with
+ * a guard_remove; the handler stays while any region needs it.
  */
-extern int guard_install (void *start, size_t len);
+extern int guard_install (void);
 extern void guard_remove (void);
 
 /* memcpy (memset to zero when SRC is NULL) that returns -1 instead of
- * dying of SIGBUS.
+ * dying of SIGBUS raised by a store into [DST, DST+N).
  */
 extern int guarded_copy (void *dst, const void *src, size_t n);
 

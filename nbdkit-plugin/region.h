@@ -23,6 +23,7 @@ struct region {
   int fd;                       /* memfd or file; -1 for malloc */
   bool volatile_fs;             /* RAM-backed: flush has nothing to do */
   bool guarded;                 /* writes through map may SIGBUS */
+  bool guard_on;                /* holds a guard_install (guard.h) */
   bool mlock;
   bool reserve;
   char *path;                   /* file=, for messages */

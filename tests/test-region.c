@@ -12,9 +12,11 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/magic.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/wait.h>
 
 #include <check.h>
 
@@ -669,6 +671,80 @@ START_TEST (sigbus_guarded)
 }
 END_TEST
 
+/* SIGBUS handler installed now, as sigaction reports it. */
+static bool
+sigbus_handled (void)
+{
+  struct sigaction sa;
+
+  ck_assert_int_eq (sigaction (SIGBUS, NULL, &sa), 0);
+  return (sa.sa_flags & SA_SIGINFO) || sa.sa_handler != SIG_DFL;
+}
+
+/* Two guarded regions at once, each opened and closed on its own: a
+ * shrunk file fails the request in either, closing one leaves the
+ * other guarded, and the handler goes with the last.  A store that is
+ * not a guarded copy still dies of SIGBUS.
+ */
+START_TEST (sigbus_two_regions)
+{
+  unsigned char buf[PAGE];
+  char path2[300];
+  struct dram_params p, p2;
+  struct region r, r2;
+  pid_t pid;
+  int fd, fd2, status;
+
+  snprintf (path2, sizeof path2, "%s/region2", tmpdir);
+  unlink (path);
+  unlink (path2);
+  ck_assert (!sigbus_handled ());
+  make_params (&p, K_FILE, SIZE);
+  make_params (&p2, K_FILE, SIZE);
+  p2.file = path2;
+  open_region (&r, &p);
+  open_region (&r2, &p2);
+  ck_assert (sigbus_handled ());
+  fd = open (path, O_RDWR);
+  fd2 = open (path2, O_RDWR);
+  ck_assert_int_ge (fd, 0);
+  ck_assert_int_ge (fd2, 0);
+  ck_assert_int_eq (ftruncate (fd, SIZE / 2), 0);
+  ck_assert_int_eq (ftruncate (fd2, SIZE / 2), 0);
+  fill (buf, PAGE, 5);
+  ck_assert_int_eq (region_write (&r, buf, PAGE, SIZE - PAGE, false), -1);
+  ck_assert_int_eq (errno, ENOSPC);
+  ck_assert_int_eq (region_write (&r2, buf, PAGE, SIZE - PAGE, false), -1);
+  ck_assert_int_eq (errno, ENOSPC);
+
+  /* Outside a guarded copy the guard does not catch it. */
+  pid = fork ();
+  ck_assert_int_ge (pid, 0);
+  if (pid == 0) {
+    signal (SIGSEGV, SIG_DFL);
+    ((volatile char *) r2.map)[SIZE - 1] = 1;
+    _exit (0);
+  }
+  ck_assert_int_eq (waitpid (pid, &status, 0), pid);
+  ck_assert (WIFSIGNALED (status));
+  ck_assert_int_eq (WTERMSIG (status), SIGBUS);
+
+  region_close (&r);
+  ck_assert (sigbus_handled ());
+  ck_assert_int_eq (region_write (&r2, buf, 10, SIZE - 10, false), -1);
+  ck_assert_int_eq (errno, ENOSPC);
+  ck_assert_int_eq (region_write (&r2, buf, PAGE, 0, false), 0);
+  region_close (&r2);
+  ck_assert (!sigbus_handled ());
+  close (fd);
+  close (fd2);
+  unlink (path);
+  unlink (path2);
+  snprintf (path2, sizeof path2, "%s/region2.dram-id", tmpdir);
+  unlink (path2);
+}
+END_TEST
+
 static void
 setup (void)
 {
@@ -715,5 +791,6 @@ main (void)
   tcase_add_test (tc, identity_parse);
   tcase_add_test (tc, file_on_disk);
   tcase_add_test (tc, sigbus_guarded);
+  tcase_add_test (tc, sigbus_two_regions);
   return run_tcase ("region", tc);
 }
