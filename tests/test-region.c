@@ -106,26 +106,6 @@ resident (const struct region *r)
   return anon_rss (r);
 }
 
-static void
-fill (unsigned char *buf, size_t n, unsigned seed)
-{
-  size_t i;
-
-  for (i = 0; i < n; i++)
-    buf[i] = (unsigned char) ((i * 131 + seed * 7 + 1) | 1);
-}
-
-static bool
-all_zero (const unsigned char *buf, size_t n)
-{
-  size_t i;
-
-  for (i = 0; i < n; i++)
-    if (buf[i])
-      return false;
-  return true;
-}
-
 START_TEST (fresh_reads_zero)
 {
   struct region r;
@@ -161,7 +141,7 @@ START_TEST (reads_skip_holes)
   if (r.written == NULL)
     ck_assert_int_eq (region_track_written (&r), 0);
   for (i = 0; i < sizeof writes / sizeof writes[0]; i++) {
-    fill (want + writes[i].off, writes[i].len, i);
+    fill_pattern (want + writes[i].off, writes[i].len, i);
     ck_assert_int_eq (region_write (&r, want + writes[i].off, writes[i].len,
                                     writes[i].off, false), 0);
   }
@@ -227,7 +207,7 @@ START_TEST (read_after_write)
 
   open_kind (&r, _i, SIZE);
   for (i = 0; i < sizeof spans / sizeof spans[0]; i++) {
-    fill (in, spans[i].len, i);
+    fill_pattern (in, spans[i].len, i);
     ck_assert_int_eq (region_write (&r, in, spans[i].len, spans[i].off,
                                     i & 1), 0);
     memset (out, 0, spans[i].len);
@@ -253,7 +233,7 @@ START_TEST (zero_partial)
   struct region r;
 
   open_kind (&r, _i, SIZE);
-  fill (in, 6 * PAGE, 3);
+  fill_pattern (in, 6 * PAGE, 3);
   ck_assert_int_eq (region_write (&r, in, 6 * PAGE, 0, false), 0);
   held = resident (&r);
   ck_assert_uint_ge (held, 6 * PAGE);
@@ -282,7 +262,7 @@ START_TEST (full_trim_releases)
   struct region r;
 
   open_kind (&r, _i, SIZE);
-  fill (buf, SIZE, 9);
+  fill_pattern (buf, SIZE, 9);
   ck_assert_int_eq (region_write (&r, buf, SIZE, 0, false), 0);
   ck_assert_uint_eq (resident (&r), SIZE);
   ck_assert_int_eq (region_zero (&r, SIZE, 0), 0);
@@ -334,7 +314,7 @@ START_TEST (extents)
     const struct ext all_hole[] = { { 0, SIZE, true } };
     expect_extents (&r, SIZE, 0, all_hole, 1);
   }
-  fill (buf, sizeof buf, 1);
+  fill_pattern (buf, sizeof buf, 1);
   ck_assert_int_eq (region_write (&r, buf, 2 * PAGE, 2 * PAGE, false), 0);
   ck_assert_int_eq (region_write (&r, buf, 1, 10 * PAGE + 5, false), 0);
   {
@@ -428,7 +408,7 @@ START_TEST (mlock_onfault)
   open_region (&r, &p);
   /* Locked on fault: nothing yet. */
   ck_assert_uint_eq (resident (&r), 0);
-  fill (buf, sizeof buf, 5);
+  fill_pattern (buf, sizeof buf, 5);
   ck_assert_int_eq (region_write (&r, buf, sizeof buf, PAGE, false), 0);
   ck_assert_uint_eq (resident (&r), 4 * PAGE);
   ck_assert_uint_ge (locked_kib (), before + 16);
@@ -464,7 +444,7 @@ START_TEST (file_reused)
   unlink (path);
   make_params (&p, K_FILE, SIZE);
   open_region (&r, &p);
-  fill (in, PAGE, 7);
+  fill_pattern (in, PAGE, 7);
   ck_assert_int_eq (region_write (&r, in, PAGE, 3 * PAGE, false), 0);
 
   /* While served, a second donor is refused. */
@@ -622,7 +602,7 @@ START_TEST (file_on_disk)
 
   p.allow_disk = true;
   open_region (&r, &p);
-  fill (buf, PAGE, 2);
+  fill_pattern (buf, PAGE, 2);
   ck_assert_int_eq (region_write (&r, buf, PAGE, PAGE, true), 0);
   ck_assert_int_eq (region_flush (&r), 0);
   ck_assert_int_eq (region_zero (&r, PAGE, PAGE), 0);
@@ -651,7 +631,7 @@ START_TEST (sigbus_guarded)
   ck_assert_int_ge (fd, 0);
   ck_assert_int_eq (ftruncate (fd, SIZE / 2), 0);
 
-  fill (buf, PAGE, 4);
+  fill_pattern (buf, PAGE, 4);
   ck_assert_int_eq (region_write (&r, buf, PAGE, SIZE / 2 + PAGE, false), -1);
   ck_assert_int_eq (errno, ENOSPC);
   ck_assert_ptr_nonnull (strstr (last_error, "has no memory left"));
@@ -711,7 +691,7 @@ START_TEST (sigbus_two_regions)
   ck_assert_int_ge (fd2, 0);
   ck_assert_int_eq (ftruncate (fd, SIZE / 2), 0);
   ck_assert_int_eq (ftruncate (fd2, SIZE / 2), 0);
-  fill (buf, PAGE, 5);
+  fill_pattern (buf, PAGE, 5);
   ck_assert_int_eq (region_write (&r, buf, PAGE, SIZE - PAGE, false), -1);
   ck_assert_int_eq (errno, ENOSPC);
   ck_assert_int_eq (region_write (&r2, buf, PAGE, SIZE - PAGE, false), -1);

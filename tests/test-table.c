@@ -64,26 +64,6 @@ assert_capacity (uint64_t free_bytes, unsigned regions)
   ck_assert_uint_eq (n, regions);
 }
 
-static void
-fill (unsigned char *buf, size_t n, unsigned seed)
-{
-  size_t i;
-
-  for (i = 0; i < n; i++)
-    buf[i] = (unsigned char) ((i * 131 + seed * 7 + 1) | 1);
-}
-
-static bool
-all_zero (const unsigned char *buf, size_t n)
-{
-  size_t i;
-
-  for (i = 0; i < n; i++)
-    if (buf[i])
-      return false;
-  return true;
-}
-
 /* Two names, two regions: their own bytes and their own identities;
  * a name opened again is the same region.
  */
@@ -98,7 +78,7 @@ START_TEST (names_are_regions)
   ck_assert_ptr_ne (a, b);
   ck_assert_str_ne (a->region.id, b->region.id);
   ck_assert_uint_eq (a->region.size, REGION);
-  fill (w, sizeof w, 1);
+  fill_pattern (w, sizeof w, 1);
   ck_assert_int_eq (region_write (&a->region, w, sizeof w, 8192, false), 0);
   ck_assert_int_eq (region_read (&b->region, r, sizeof r, 8192), 0);
   ck_assert (all_zero (r, sizeof r));
@@ -151,7 +131,7 @@ START_TEST (lease_expiry)
   make_table (_i, 2 * REGION, LEASE);
   a = open_ok ("a");
   memcpy (id, a->region.id, sizeof id);
-  fill (w, sizeof w, 2);
+  fill_pattern (w, sizeof w, 2);
   ck_assert_int_eq (region_write (&a->region, w, sizeof w, 0, false), 0);
   table_close (&table, a);
   assert_capacity (REGION, 1);
@@ -192,7 +172,7 @@ START_TEST (all_holes_freed)
   make_table (_i, 2 * REGION, LEASE);
   a = open_ok ("a");
   a2 = open_ok ("a");
-  fill (w, sizeof w, 3);
+  fill_pattern (w, sizeof w, 3);
   ck_assert_int_eq (region_write (&a->region, w, sizeof w, REGION - 4096,
                                   false), 0);
   ck_assert (!region_empty (&a->region));
@@ -214,7 +194,7 @@ START_TEST (lease_zero)
 
   make_table (_i, 2 * REGION, 0);
   a = open_ok ("a");
-  fill (w, sizeof w, 4);
+  fill_pattern (w, sizeof w, 4);
   ck_assert_int_eq (region_write (&a->region, w, sizeof w, 0, false), 0);
   table_close (&table, a);
   assert_capacity (2 * REGION, 0);

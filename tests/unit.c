@@ -69,3 +69,23 @@ run_tcase (const char *name, TCase *tc)
   srunner_free (sr);
   return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
+
+void
+fill_pattern (unsigned char *buf, size_t n, unsigned seed)
+{
+  size_t i;
+
+  for (i = 0; i < n; i++)
+    buf[i] = (unsigned char) ((i * 131 + seed * 7 + 1) | 1);
+}
+
+bool
+all_zero (const unsigned char *buf, size_t n)
+{
+  size_t i;
+
+  for (i = 0; i < n; i++)
+    if (buf[i])
+      return false;
+  return true;
+}
