@@ -104,6 +104,37 @@ parse_uint (const char *what, const char *str,
 }
 
 int
+parse_duration (const char *what, const char *str, uint64_t *ms)
+{
+  static const struct { char unit; uint64_t ms; } units[] = {
+    { 's', 1000 }, { 'm', 60000 }, { 'h', 3600000 }, { 'd', 86400000 },
+  };
+  const char *end;
+  uint64_t v, scale = 1000;
+  size_t i;
+
+  if (parse_digits (what, str, &v, &end) == -1)
+    return -1;
+  if (*end != '\0') {
+    scale = 0;
+    for (i = 0; i < sizeof units / sizeof units[0]; i++)
+      if (end[0] == units[i].unit && end[1] == '\0')
+        scale = units[i].ms;
+    if (scale == 0) {
+      dram_error ("%s: '%s' is not a duration (a number with s, m, h or "
+                  "d, e.g. 5m)", what, str);
+      return -1;
+    }
+  }
+  if (v > UINT64_MAX / scale) {
+    dram_error ("%s: '%s' is too large", what, str);
+    return -1;
+  }
+  *ms = v * scale;
+  return 0;
+}
+
+int
 parse_bool (const char *what, const char *str, bool *ret)
 {
   static const char *const truths[] = { "1", "true", "yes", "on" };

@@ -19,6 +19,12 @@ extern int parse_uint (const char *what, const char *str,
 /* Parse true/false, yes/no, on/off, 1/0 (any case). */
 extern int parse_bool (const char *what, const char *str, bool *ret);
 
+/* A duration: digits with an optional unit s, m, h or d (seconds when
+ * none), as milliseconds.  "0" is allowed.
+ */
+extern int parse_duration (const char *what, const char *str,
+                           uint64_t *ms);
+
 /* The index of STR in NAMES[0..N), or -1 (the caller says what the
  * choices are).
  */

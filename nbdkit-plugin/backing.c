@@ -399,6 +399,31 @@ region_open (struct region *r, const struct dram_params *p)
   return -1;
 }
 
+int
+region_precheck (const struct dram_params *p)
+{
+  struct dram_params trial = *p;
+  struct region r;
+
+  if (p->mlock && check_mlock (p->size) == -1)
+    return -1;
+  if (p->reserve && check_available (p->size) == -1)
+    return -1;
+  if (p->backing != BACKING_FILE)
+    return 0;
+  /* The filesystem's type, room and huge page size, on a region made
+   * and dropped now (dir=: a nameless file); file= keeps its file,
+   * the region's, which its first recipient then finds.
+   */
+  trial.size = p->region;
+  trial.reserve = false;
+  trial.mlock = false;
+  if (region_open (&r, &trial) == -1)
+    return -1;
+  region_close (&r);
+  return 0;
+}
+
 /* Faults in LEN bytes at P as madvise's ADVICE (MADV_POPULATE_READ or
  * _WRITE) does, touching each page on kernels before 5.14.  Returns -1
  * with errno set.

@@ -62,7 +62,8 @@ set_string (char **dst, const char *key, const char *value)
 /* Each key, where its value goes, and whether it was seen (so that a
  * repeated key is refused instead of silently overriding).
  */
-enum key_kind { KEY_SIZE, KEY_BACKING, KEY_STRING, KEY_BOOL };
+enum key_kind { KEY_SIZE, KEY_REGION, KEY_LEASE, KEY_BACKING, KEY_STRING,
+                KEY_BOOL };
 
 struct key {
   const char *name;
@@ -72,6 +73,8 @@ struct key {
 
 static const struct key keys[] = {
   { "size", KEY_SIZE, offsetof (struct dram_params, size) },
+  { "region", KEY_REGION, 0 },
+  { "lease", KEY_LEASE, 0 },
   { "backing", KEY_BACKING, 0 },
   { "file", KEY_STRING, offsetof (struct dram_params, file) },
   { "dir", KEY_STRING, offsetof (struct dram_params, dir) },
@@ -119,6 +122,16 @@ params_set (struct dram_params *p, const char *key, const char *value)
         set_string (&p->size_str, key, value) == -1)
       return -1;
     break;
+  case KEY_REGION:
+    if (parse_size ("region", value, &p->region) == -1 ||
+        set_string (&p->region_str, key, value) == -1)
+      return -1;
+    break;
+  case KEY_LEASE:
+    if (parse_duration ("lease", value, &p->lease_ms) == -1)
+      return -1;
+    p->have_lease = true;
+    break;
   case KEY_BACKING:
     if (set_backing (p, value) == -1)
       return -1;
@@ -150,6 +163,30 @@ params_check (struct dram_params *p, uint64_t memtotal)
   if (p->size % REGION_ALIGN != 0) {
     dram_error ("size=%s (%llu bytes) is not a multiple of %d",
                 p->size_str, (unsigned long long) p->size, REGION_ALIGN);
+    return -1;
+  }
+
+  if (!p->have_lease)
+    p->lease_ms = DEFAULT_LEASE_MS;
+  if (p->region_str == NULL)
+    p->region = p->size;
+  else if (p->region == 0) {
+    dram_error ("region=%s: must be greater than 0", p->region_str);
+    return -1;
+  }
+  else if (p->region % REGION_ALIGN != 0) {
+    dram_error ("region=%s (%llu bytes) is not a multiple of %d",
+                p->region_str, (unsigned long long) p->region, REGION_ALIGN);
+    return -1;
+  }
+  else if (p->region > p->size) {
+    dram_error ("region=%s is larger than size=%s, the donor's whole "
+                "budget", p->region_str, p->size_str);
+    return -1;
+  }
+  if (p->file && p->region != p->size) {
+    dram_error ("file= holds a single region: give region= the same as "
+                "size=, or use dir=DIR for a file per region");
     return -1;
   }
 
@@ -192,6 +229,7 @@ void
 params_free (struct dram_params *p)
 {
   free (p->size_str);
+  free (p->region_str);
   free (p->file);
   free (p->dir);
   memset (p, 0, sizeof *p);

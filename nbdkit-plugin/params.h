@@ -11,10 +11,19 @@ enum dram_backing {
   BACKING_FILE,                 /* a file on tmpfs or hugetlbfs */
 };
 
+/* A region outlives its last connection by this much unless lease=
+ * says otherwise: longer than dram-attach's reconnect window (120 s).
+ */
+#define DEFAULT_LEASE_MS (5 * 60 * 1000)
+
 /* The plugin's parameters as the operator gave them. */
 struct dram_params {
-  uint64_t size;
+  uint64_t size;                /* the budget: all regions together */
   char *size_str;               /* as typed, for messages */
+  uint64_t region;              /* each region; default size */
+  char *region_str;
+  uint64_t lease_ms;            /* a region outlives its last close */
+  bool have_lease;
   enum dram_backing backing;
   bool have_backing;
   char *file;                   /* file=PATH */

@@ -7,6 +7,9 @@
 #include <config.h>
 
 #include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -14,15 +17,24 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
+#include "clock.h"
+#include "human.h"
 #include "identity.h"
 #include "meminfo.h"
 #include "params.h"
 #include "peer.h"
 #include "region.h"
 #include "report.h"
+#include "table.h"
 
 static struct dram_params params;
-static struct region region;
+static struct table table;
+
+/* Frees regions whose lease ran out, in the serving process. */
+static pthread_t reaper;
+static bool reaper_running, reaper_stop;
+static pthread_mutex_t reaper_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t reaper_wake = PTHREAD_COND_INITIALIZER;
 
 void
 dram_error (const char *fmt, ...)
@@ -55,10 +67,42 @@ dram_report_flush (void)
 {
 }
 
+static void *
+reap (void *arg)
+{
+  struct timespec ts;
+  uint64_t wait_ms;
+
+  pthread_mutex_lock (&reaper_lock);
+  while (!reaper_stop) {
+    pthread_mutex_unlock (&reaper_lock);
+    /* A lease that starts while this sleeps is seen within a second. */
+    wait_ms = table_expire (&table);
+    if (wait_ms > 1000)
+      wait_ms = 1000;
+    pthread_mutex_lock (&reaper_lock);
+    clock_gettime (CLOCK_REALTIME, &ts);
+    ts.tv_nsec += (long) wait_ms * 1000000;
+    ts.tv_sec += ts.tv_nsec / 1000000000;
+    ts.tv_nsec %= 1000000000;
+    if (!reaper_stop)
+      pthread_cond_timedwait (&reaper_wake, &reaper_lock, &ts);
+  }
+  pthread_mutex_unlock (&reaper_lock);
+  return NULL;
+}
+
 static void
 dram_unload (void)
 {
-  region_close (&region);
+  if (reaper_running) {
+    pthread_mutex_lock (&reaper_lock);
+    reaper_stop = true;
+    pthread_cond_signal (&reaper_wake);
+    pthread_mutex_unlock (&reaper_lock);
+    pthread_join (reaper, NULL);
+  }
+  table_free (&table);
   params_free (&params);
 }
 
@@ -102,16 +146,31 @@ dram_dump_plugin (void)
   printf ("dram_region_identity=export_description\n");
 }
 
+static uint64_t
+clock_ms (void)
+{
+  return monotonic_ms ();
+}
+
 static int
 dram_get_ready (void)
 {
-  return region_open (&region, &params);
+  table_init (&table, &params, params.region, params.lease_ms, clock_ms);
+  return region_precheck (&params);
 }
 
 static int
 dram_after_fork (void)
 {
-  return region_map (&region);
+  int err = pthread_create (&reaper, NULL, reap, NULL);
+
+  if (err) {
+    errno = err;
+    nbdkit_error ("pthread_create: %m");
+    return -1;
+  }
+  reaper_running = true;
+  return 0;
 }
 
 /* Swap pages must not cross a network in clear text. */
@@ -137,18 +196,49 @@ check_peer (void)
   return -1;
 }
 
+/* Each export name is a region of its own; the handle is its slot. */
 static void *
 dram_open (int readonly)
 {
   if (check_peer () == -1)
     return NULL;
-  return NBDKIT_HANDLE_NOT_NEEDED;
+  return table_open (&table, nbdkit_export_name ());
 }
+
+static void
+dram_close (void *handle)
+{
+  table_close (&table, handle);
+}
+
+#define REGION(h) (&((struct slot *) (h))->region)
 
 static int64_t
 dram_get_size (void *handle)
 {
-  return region.size;
+  return REGION (handle)->size;
+}
+
+/* What a newcomer needs, and nothing of other recipients: NBD_OPT_LIST
+ * shows the default export alone, described by the donor's capacity.
+ */
+static int
+dram_list_exports (int readonly, int is_tls, struct nbdkit_exports *exports)
+{
+  char description[256], total[32], avail[32], each[32];
+  uint64_t free_bytes;
+  unsigned regions;
+
+  table_capacity (&table, &free_bytes, &regions);
+  format_size (params.size, total, sizeof total);
+  format_size (free_bytes, avail, sizeof avail);
+  format_size (params.region, each, sizeof each);
+  snprintf (description, sizeof description,
+            "dram donor: %s free of %s in regions of %s, %u lent "
+            "(size=%" PRIu64 " region=%" PRIu64 " free=%" PRIu64
+            " regions=%u)", avail, total, each, regions,
+            params.size, params.region, free_bytes, regions);
+  return nbdkit_add_export (exports, "", description);
 }
 
 /* The region's identity (identity.h), which a reconnecting recipient
@@ -159,7 +249,7 @@ dram_export_description (void *handle)
 {
   static char description[64];
 
-  identity_describe (region.id, description, sizeof description);
+  identity_describe (REGION (handle)->id, description, sizeof description);
   return description;
 }
 
@@ -168,7 +258,7 @@ dram_block_size (void *handle,
                  uint32_t *minimum, uint32_t *preferred, uint32_t *maximum)
 {
   *minimum = 1;
-  *preferred = region.granularity;
+  *preferred = REGION (handle)->granularity;
   *maximum = 0xffffffff;
   return 0;
 }
@@ -204,23 +294,23 @@ static int
 dram_pread (void *handle, void *buf, uint32_t count, uint64_t offset,
             uint32_t flags)
 {
-  return region_read (&region, buf, count, offset);
+  return region_read (REGION (handle), buf, count, offset);
 }
 
 static int
 dram_pwrite (void *handle, const void *buf, uint32_t count, uint64_t offset,
              uint32_t flags)
 {
-  return region_write (&region, buf, count, offset, flags & NBDKIT_FLAG_FUA);
+  return region_write (REGION (handle), buf, count, offset, flags & NBDKIT_FLAG_FUA);
 }
 
 /* Zeroing is always fast: it releases memory rather than writing it. */
 static int
 dram_zero (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 {
-  if (region_zero (&region, count, offset) == -1)
+  if (region_zero (REGION (handle), count, offset) == -1)
     return -1;
-  return (flags & NBDKIT_FLAG_FUA) ? region_flush (&region) : 0;
+  return (flags & NBDKIT_FLAG_FUA) ? region_flush (REGION (handle)) : 0;
 }
 
 static int
@@ -232,13 +322,13 @@ dram_trim (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 static int
 dram_flush (void *handle, uint32_t flags)
 {
-  return region_flush (&region);
+  return region_flush (REGION (handle));
 }
 
 static int
 dram_cache (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 {
-  return region_cache (&region, count, offset);
+  return region_cache (REGION (handle), count, offset);
 }
 
 static int
@@ -253,7 +343,7 @@ static int
 dram_extents (void *handle, uint32_t count, uint64_t offset, uint32_t flags,
               struct nbdkit_extents *extents)
 {
-  return region_extents (&region, count, offset, add_extent, extents);
+  return region_extents (REGION (handle), count, offset, add_extent, extents);
 }
 
 /* nbdkit 1.32.4 to 1.33.9 (Debian 12 ships 1.32.5) abort with
@@ -286,6 +376,8 @@ static struct nbdkit_plugin plugin = {
   .get_ready = dram_get_ready,
   .after_fork = dram_after_fork,
   .open = dram_open,
+  .close = dram_close,
+  .list_exports = dram_list_exports,
   .get_size = dram_get_size,
   .export_description = dram_export_description,
   .block_size = dram_block_size,

@@ -45,6 +45,12 @@ struct region {
  */
 extern int region_open (struct region *r, const struct dram_params *p);
 
+/* At start-up, before any region is made: what would refuse every
+ * region (mlock and reserve against the whole budget, the filesystem
+ * of file= or dir=).  -1 after reporting.
+ */
+extern int region_precheck (const struct dram_params *p);
+
 /* In the serving process (locks are not inherited by fork): locks,
  * populates, opens what describes this process.
  */

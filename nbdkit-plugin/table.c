@@ -66,8 +66,11 @@ find (struct table *t, const char *name)
   return NULL;
 }
 
+/* Frees S.  When LENT_OUT (its lease over, or trimmed), a file= region
+ * is also wiped; a donor that stops keeps it for its restart.
+ */
 static void
-release_slot (struct table *t, struct slot *s)
+release_slot (struct table *t, struct slot *s, bool lent_out)
 {
   struct slot **pp;
 
@@ -77,6 +80,15 @@ release_slot (struct table *t, struct slot *s)
       break;
     }
   t->nr_slots--;
+  /* file= outlives its regions: what was lent is given back, and the
+   * next recipient gets a new identity, never the last one's data.
+   */
+  if (lent_out && t->params->file) {
+    if (region_zero (&s->region, s->region.size, 0) == -1)
+      dram_error ("%s: the region of %s could not be wiped",
+                  t->params->file, s->name);
+    region_forget_identity (t->params->file);
+  }
   region_close (&s->region);
   free (s->name);
   free (s);
@@ -95,7 +107,7 @@ expire_locked (struct table *t)
     end = s->idle_since_ms + t->lease_ms;
     if (end <= now) {
       dram_debug ("region of %s: lease over, freed", s->name);
-      release_slot (t, s);
+      release_slot (t, s, true);
     }
     else if (end - now < next)
       next = end - now;
@@ -184,7 +196,7 @@ table_close (struct table *t, struct slot *s)
     if (t->lease_ms == 0 || region_empty (&s->region)) {
       dram_debug ("region of %s: %s, freed", s->name,
                   t->lease_ms == 0 ? "last connection closed" : "all holes");
-      release_slot (t, s);
+      release_slot (t, s, true);
     }
   }
   pthread_mutex_unlock (&t->lock);
@@ -203,6 +215,6 @@ void
 table_free (struct table *t)
 {
   while (t->slots)
-    release_slot (t, t->slots);
+    release_slot (t, t->slots, false);
   pthread_mutex_destroy (&t->lock);
 }

@@ -68,6 +68,22 @@ static const struct case_ cases[] = {
   { { "size=1G", "colour=blue" }, "unknown parameter 'colour'" },
   { { "size=1G", "Size=1G" }, "unknown parameter 'Size'" },
   { { "size=1G", "mlock=true", "mlock=false" }, "mlock= given more than once" },
+  { { "size=1G", "region=256M", "lease=0" }, NULL },
+  { { "size=1G", "region=1G", "lease=90s" }, NULL },
+  { { "size=1G", "region=256M", "dir=/dev/shm", "lease=2h" }, NULL },
+  { { "size=1G", "region=0" }, "region=0: must be greater than 0" },
+  { { "size=1G", "region=5000" }, "region=5000 (5000 bytes) is not a "
+                                  "multiple of 4096" },
+  { { "size=1G", "region=2G" }, "region=2G is larger than size=1G, the "
+                                "donor's whole budget" },
+  { { "size=1G", "region=big" }, "region: 'big' is not a number" },
+  { { "size=1G", "region=256M", "file=/dev/shm/x" },
+    "file= holds a single region" },
+  { { "size=1G", "lease=5x" }, "lease: '5x' is not a duration" },
+  { { "size=1G", "lease=5mm" }, "lease: '5mm' is not a duration" },
+  { { "size=1G", "lease=-1" }, "lease: '-1' is not a number" },
+  { { "size=1G", "lease=" }, "lease: '' is not a number" },
+  { { "size=1G", "lease=1m", "lease=2m" }, "lease= given more than once" },
 };
 
 START_TEST (params_table)
@@ -116,6 +132,26 @@ START_TEST (params_values)
   ck_assert_int_eq (p.backing, BACKING_FILE);
   ck_assert_str_eq (p.dir, "/dev/shm");
   ck_assert (p.mlock && !p.reserve && !p.force && !p.insecure);
+  ck_assert_uint_eq (p.region, 2 * GIB);
+  ck_assert_uint_eq (p.lease_ms, DEFAULT_LEASE_MS);
+  params_free (&p);
+
+  ck_assert_int_eq (params_set (&p, "size", "1G"), 0);
+  ck_assert_int_eq (params_set (&p, "region", "256M"), 0);
+  ck_assert_int_eq (params_set (&p, "lease", "90s"), 0);
+  ck_assert_int_eq (params_check (&p, MEMTOTAL), 0);
+  ck_assert_uint_eq (p.region, 256 << 20);
+  ck_assert_uint_eq (p.lease_ms, 90000);
+  params_free (&p);
+  ck_assert_int_eq (params_set (&p, "size", "1G"), 0);
+  ck_assert_int_eq (params_set (&p, "lease", "0"), 0);
+  ck_assert_int_eq (params_check (&p, MEMTOTAL), 0);
+  ck_assert_uint_eq (p.lease_ms, 0);
+  params_free (&p);
+  ck_assert_int_eq (params_set (&p, "size", "1G"), 0);
+  ck_assert_int_eq (params_set (&p, "lease", "2d"), 0);
+  ck_assert_int_eq (params_check (&p, MEMTOTAL), 0);
+  ck_assert_uint_eq (p.lease_ms, UINT64_C (2) * 86400000);
   params_free (&p);
 
   /* Defaults. */

@@ -180,6 +180,46 @@ START_TEST (meminfo_fake)
 }
 END_TEST
 
+static const struct {
+  const char *in;
+  int ret;
+  uint64_t ms;
+  const char *msg;
+} durations[] = {
+  { "0", 0, 0, NULL },
+  { "90", 0, 90000, NULL },
+  { "2s", 0, 2000, NULL },
+  { "5m", 0, 300000, NULL },
+  { "1h", 0, 3600000, NULL },
+  { "2d", 0, 172800000, NULL },
+  { "", -1, 0, "'' is not a number" },
+  { "m", -1, 0, "'m' is not a number" },
+  { "-5s", -1, 0, "'-5s' is not a number" },
+  { "5x", -1, 0, "'5x' is not a duration" },
+  { "5ms", -1, 0, "'5ms' is not a duration" },
+  { "5 m", -1, 0, "'5 m' is not a duration" },
+  { "1.5h", -1, 0, "'1.5h' is not a duration" },
+  { "999999999999999999d", -1, 0, "is too large" },
+};
+
+START_TEST (duration_table)
+{
+  uint64_t v = 777;
+
+  clear_error ();
+  ck_assert_int_eq (parse_duration ("lease", durations[_i].in, &v),
+                    durations[_i].ret);
+  if (durations[_i].ret == 0)
+    ck_assert_uint_eq (v, durations[_i].ms);
+  else {
+    ck_assert_uint_eq (v, 777);
+    ck_assert_msg (strstr (last_error, durations[_i].msg) != NULL,
+                   "'%s': message '%s' lacks '%s'",
+                   durations[_i].in, last_error, durations[_i].msg);
+  }
+}
+END_TEST
+
 #define N(a) ((int) (sizeof a / sizeof a[0]))
 
 int
@@ -192,6 +232,7 @@ main (void)
   tcase_add_test (tc, size_null);
   tcase_add_loop_test (tc, uint_table, 0, N (uints));
   tcase_add_loop_test (tc, bool_table, 0, N (bools));
+  tcase_add_loop_test (tc, duration_table, 0, N (durations));
   tcase_add_test (tc, meminfo_fake);
   return run_tcase ("parse", tc);
 }
