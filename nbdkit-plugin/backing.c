@@ -355,7 +355,7 @@ region_open (struct region *r, const struct dram_params *p)
   case BACKING_MALLOC:
     if (r->reserve && check_available (r->size) == -1)
       goto out_close;
-    if (map_anonymous (r) == -1 || region_identify (r, NULL, false) == -1)
+    if (map_anonymous (r) == -1 || region_identify (r, NULL, NULL, false) == -1)
       goto out_close;
     return 0;
   case BACKING_MEMFD:
@@ -385,7 +385,11 @@ region_open (struct region *r, const struct dram_params *p)
       goto out_close;
     r->guard_on = true;
   }
-  if (region_identify (r, p->file, r->reused) == -1)
+  if (region_identify (r, p->file, p->name, r->reused) == -1)
+    goto out_close;
+  /* What the file holds is nobody's now: no recipient may read it. */
+  if (r->reused && !r->kept &&
+      (region_wipe (r) == -1 || (r->reserve && reserve_fd (r) == -1)))
     goto out_close;
   return 0;
 

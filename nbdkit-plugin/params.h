@@ -26,7 +26,10 @@ struct dram_params {
   bool have_lease;
   enum dram_backing backing;
   bool have_backing;
-  char *file;                   /* file=PATH */
+  char *file;                   /* file=PATH; for dir=, the table sets
+                                   each region's own file here */
+  const char *name;             /* not a parameter: the export name of
+                                   the region being opened (the table's) */
   char *dir;                    /* dir=DIR: private file in DIR */
   bool allow_disk;
   bool mlock;

@@ -123,10 +123,12 @@ dram_config_complete (void)
 }
 
 #define dram_config_help \
-  "[size=]<SIZE>      (required) Size of the region, e.g. 1G.\n" \
+  "[size=]<SIZE>      (required) The whole budget lent, e.g. 8G.\n" \
+  "region=<SIZE>      Each recipient's region (default: size, one).\n" \
+  "lease=<DURATION>   A region outlives its last connection (default 5m).\n" \
   "backing=malloc|memfd|file  Where the RAM comes from (default: malloc).\n" \
   "file=<PATH>        A tmpfs/hugetlbfs file; kept across restarts.\n" \
-  "dir=<DIR>          A private file created in DIR.\n" \
+  "dir=<DIR>          A file per region in DIR; kept across restarts.\n" \
   "allow-disk=true    Allow file=/dir= on a disk filesystem.\n" \
   "mlock=true         Pin donated pages in RAM as they are written.\n" \
   "reserve=true       Allocate the whole region at start-up.\n" \
@@ -144,6 +146,10 @@ dram_dump_plugin (void)
   printf ("dram_reserve=yes\n");
   printf ("dram_remote_requires_tls=yes\n");
   printf ("dram_region_identity=export_description\n");
+  printf ("dram_regions=per_export_name\n");
+  printf ("dram_region_default=size\n");
+  printf ("dram_lease_default=%us\n", (unsigned) (DEFAULT_LEASE_MS / 1000));
+  printf ("dram_list_exports=default_only\n");
 }
 
 static uint64_t
@@ -156,14 +162,19 @@ static int
 dram_get_ready (void)
 {
   table_init (&table, &params, params.region, params.lease_ms, clock_ms);
-  return region_precheck (&params);
+  if (region_precheck (&params) == -1)
+    return -1;
+  return table_load (&table);
 }
 
 static int
 dram_after_fork (void)
 {
-  int err = pthread_create (&reaper, NULL, reap, NULL);
+  int err;
 
+  if (table_map (&table) == -1)
+    return -1;
+  err = pthread_create (&reaper, NULL, reap, NULL);
   if (err) {
     errno = err;
     nbdkit_error ("pthread_create: %m");

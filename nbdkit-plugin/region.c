@@ -242,6 +242,20 @@ region_zero (struct region *r, uint32_t count, uint64_t offset)
 }
 
 int
+region_wipe (struct region *r)
+{
+  const uint64_t step = UINT64_C (1) << 30;   /* a multiple of any granule */
+  uint64_t offset, n;
+
+  for (offset = 0; offset < r->size; offset += n) {
+    n = r->size - offset < step ? r->size - offset : step;
+    if (region_zero (r, (uint32_t) n, offset) == -1)
+      return -1;
+  }
+  return 0;
+}
+
+int
 region_flush (struct region *r)
 {
   if (r->volatile_fs)

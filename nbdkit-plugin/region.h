@@ -29,6 +29,7 @@ struct region {
   char *path;                   /* file=, for messages */
   bool created;                 /* we created path */
   bool reused;                  /* path held this region already */
+  bool kept;                    /* ... for this owner: its data stays */
   char *map;                    /* the whole region, MAP_SHARED or private */
   int pagemap_fd;               /* /proc/self/pagemap for malloc's extents */
   uint64_t zero_pfn;            /* the zero page's frame, 0 if hidden */
@@ -64,12 +65,34 @@ extern int region_track_written (struct region *r);
 
 extern void region_close (struct region *r);
 
-/* Sets R->id: for a FILE region that was reused (KEEP), the identity
- * recorded in FILE.dram-id; otherwise a new one, recorded there for a
- * FILE.  FILE is NULL for the other backings.  Returns -1 after
+/* Sets R->id: for a FILE region that was reused (KEEP) under the
+ * export name OWNER recorded in FILE.dram-id, the identity recorded
+ * there (and R->kept); otherwise a new one, recorded there with OWNER
+ * for a FILE.  FILE is NULL for the other backings.  Returns -1 after
  * reporting.
  */
-extern int region_identify (struct region *r, const char *file, bool keep);
+extern int region_identify (struct region *r, const char *file,
+                            const char *owner, bool keep);
+
+/* dir=: each region's file, DIR/TOKEN.dram; beside any region file,
+ * FILE.dram-id records its identity, size and owner.
+ */
+#define REGION_FILE_SUFFIX ".dram"
+#define REGION_RECORD_SUFFIX ".dram-id"
+
+/* The longest export name a record holds (the protocol's bound). */
+#define RECORD_NAME_MAX 4096
+
+/* Reads the record at PATH (FILE.dram-id): the identity (ID,
+ * IDENTITY_LEN + 1 bytes), the region's size and its owner's export
+ * name (NAME, RECORD_NAME_MAX + 1 bytes).  -1 when there is none or it
+ * is not one (an error other than absence is reported).
+ */
+extern int region_record_read (const char *path, char *id, uint64_t *size,
+                               char *name);
+
+/* Gives every byte of R back (as region_zero, over the whole region). */
+extern int region_wipe (struct region *r);
 
 /* Removes the record beside FILE (a region this start created). */
 extern void region_forget_identity (const char *file);

@@ -6,11 +6,17 @@
 
 #include <config.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/file.h>
 
 #include "human.h"
+#include "identity.h"
 #include "report.h"
 #include "table.h"
 
@@ -66,8 +72,10 @@ find (struct table *t, const char *name)
   return NULL;
 }
 
-/* Frees S.  When LENT_OUT (its lease over, or trimmed), a file= region
- * is also wiped; a donor that stops keeps it for its restart.
+/* Frees S.  When LENT_OUT (its lease over, or trimmed), what a file
+ * held is given back too: dir= removes the region's file, file= wipes
+ * it, and the next recipient gets a new identity, never the last one's
+ * data.  A donor that stops keeps them for its restart.
  */
 static void
 release_slot (struct table *t, struct slot *s, bool lent_out)
@@ -80,13 +88,16 @@ release_slot (struct table *t, struct slot *s, bool lent_out)
       break;
     }
   t->nr_slots--;
-  /* file= outlives its regions: what was lent is given back, and the
-   * next recipient gets a new identity, never the last one's data.
-   */
-  if (lent_out && t->params->file) {
-    if (region_zero (&s->region, s->region.size, 0) == -1)
-      dram_error ("%s: the region of %s could not be wiped",
-                  t->params->file, s->name);
+  if (lent_out && t->params->dir && s->region.path) {
+    if (unlink (s->region.path) == -1)
+      dram_error ("%s: the region of a recipient gone could not be "
+                  "removed: %m", s->region.path);
+    region_forget_identity (s->region.path);
+  }
+  else if (lent_out && t->params->file) {
+    if (region_wipe (&s->region) == -1)
+      dram_error ("%s: the region of a recipient gone could not be wiped",
+                  t->params->file);
     region_forget_identity (t->params->file);
   }
   region_close (&s->region);
@@ -126,21 +137,31 @@ table_expire (struct table *t)
   return next;
 }
 
+/* Whether one more region fits in the budget; reports why not. */
+static bool
+fits (struct table *t)
+{
+  char lent[32], each[32];
+
+  if ((uint64_t) (t->nr_slots + 1) * t->region_size <= t->budget)
+    return true;
+  format_size (t->budget, lent, sizeof lent);
+  format_size (t->region_size, each, sizeof each);
+  errno = ENOSPC;
+  dram_error ("all %s lent (%u regions of %s); nothing left for this "
+              "recipient", lent, t->nr_slots, each);
+  return false;
+}
+
+/* Opens NAME's region (in FILE for dir=, found or made) and adds it to
+ * the table, unmapped.
+ */
 static struct slot *
-make_slot (struct table *t, const char *name)
+add_slot (struct table *t, const char *name, const char *file)
 {
   struct dram_params p = *t->params;
-  char lent[32], each[32];
   struct slot *s;
 
-  if ((uint64_t) (t->nr_slots + 1) * t->region_size > t->budget) {
-    format_size (t->budget, lent, sizeof lent);
-    format_size (t->region_size, each, sizeof each);
-    errno = ENOSPC;
-    dram_error ("all %s lent (%u regions of %s); nothing left for this "
-                "recipient", lent, t->nr_slots, each);
-    return NULL;
-  }
   s = calloc (1, sizeof *s);
   if (s == NULL || (s->name = strdup (name)) == NULL) {
     dram_error ("malloc: %m");
@@ -148,20 +169,46 @@ make_slot (struct table *t, const char *name)
     return NULL;
   }
   p.size = t->region_size;
+  p.name = name;
+  if (file)
+    p.file = (char *) file;
   if (region_open (&s->region, &p) == -1) {
     free (s->name);
     free (s);
     return NULL;
   }
-  if (region_map (&s->region) == -1) {
-    region_close (&s->region);
-    free (s->name);
-    free (s);
-    return NULL;
-  }
+  s->idle_since_ms = t->clock_ms ();
   s->next = t->slots;
   t->slots = s;
   t->nr_slots++;
+  return s;
+}
+
+/* A new region for NAME, mapped, while the budget holds it. */
+static struct slot *
+make_slot (struct table *t, const char *name)
+{
+  char token[IDENTITY_LEN + 1], *file = NULL;
+  struct slot *s;
+
+  if (!fits (t))
+    return NULL;
+  /* dir=: a file named by a random token, never by the export name. */
+  if (t->params->dir) {
+    if (identity_new (token) == -1)
+      return NULL;
+    if (asprintf (&file, "%s/%s" REGION_FILE_SUFFIX, t->params->dir,
+                  token) == -1) {
+      dram_error ("malloc: %m");
+      return NULL;
+    }
+  }
+  s = add_slot (t, name, file);
+  free (file);
+  if (s && region_map (&s->region) == -1) {
+    release_slot (t, s, true);
+    return NULL;
+  }
   return s;
 }
 
@@ -211,10 +258,134 @@ table_capacity (struct table *t, uint64_t *free_bytes, unsigned *regions)
   pthread_mutex_unlock (&t->lock);
 }
 
+/* Whether ENTRY is the name of a region's file in dir=: the token and
+ * the suffix, nothing else.
+ */
+static bool
+region_file_name (const char *entry)
+{
+  char token[IDENTITY_LEN + 1];
+
+  if (strlen (entry) != IDENTITY_LEN + strlen (REGION_FILE_SUFFIX) ||
+      strcmp (entry + IDENTITY_LEN, REGION_FILE_SUFFIX) != 0)
+    return false;
+  memcpy (token, entry, IDENTITY_LEN);
+  token[IDENTITY_LEN] = '\0';
+  return identity_valid (token);
+}
+
+/* One file found in dir= at start-up: its recipient's region again,
+ * or, without a record of whose it is, removed.
+ */
+static int
+load_file (struct table *t, const char *file, char *name)
+{
+  const struct dram_params *p = t->params;
+  char id[IDENTITY_LEN + 1], record[4096], want[32];
+  uint64_t size;
+
+  snprintf (record, sizeof record, "%s" REGION_RECORD_SUFFIX, file);
+  if (region_record_read (record, id, &size, name) == -1) {
+    dram_debug ("%s: no record of whose region it is: removed", file);
+    if (unlink (file) == -1)
+      dram_error ("%s: %m", file);
+    unlink (record);
+    return 0;
+  }
+  format_size (size, want, sizeof want);
+  if (size != t->region_size) {
+    dram_error ("dir=%s holds a region of %s (%s), not region=%s: give "
+                "the same region= as before, or remove the file to start "
+                "afresh", p->dir, want, file,
+                p->region_str ? p->region_str : p->size_str);
+    return -1;
+  }
+  if (find (t, name)) {
+    dram_error ("dir=%s: %s holds a second region of one export name",
+                p->dir, file);
+    return -1;
+  }
+  if ((uint64_t) (t->nr_slots + 1) * t->region_size > t->budget) {
+    dram_error ("dir=%s holds more regions of %s than size=%s has room "
+                "for: give size= as before, or remove files to start "
+                "afresh", p->dir, want, p->size_str);
+    return -1;
+  }
+  if (add_slot (t, name, file) == NULL)
+    return -1;
+  dram_debug ("%s: region %s kept, its lease starts now",
+              file, t->slots->region.id);
+  return 0;
+}
+
+int
+table_load (struct table *t)
+{
+  const char *dir = t->params->dir;
+  char *file, *name;
+  struct dirent *e;
+  DIR *d;
+  int fd, ret = 0;
+
+  if (dir == NULL)
+    return 0;
+  fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd == -1) {
+    dram_error ("dir=%s: %m", dir);
+    return -1;
+  }
+  /* Two donors on one dir= would take each other's regions. */
+  if (flock (fd, LOCK_EX | LOCK_NB) == -1) {
+    if (errno == EWOULDBLOCK)
+      dram_error ("dir=%s is in use by another dram donor", dir);
+    else
+      dram_error ("dir=%s: flock: %m", dir);
+    close (fd);
+    return -1;
+  }
+  t->dir_fd = fd;
+  d = opendir (dir);
+  name = malloc (RECORD_NAME_MAX + 1);
+  if (d == NULL || name == NULL) {
+    dram_error ("dir=%s: %m", dir);
+    if (d)
+      closedir (d);
+    free (name);
+    return -1;
+  }
+  while (ret == 0 && (e = readdir (d)) != NULL) {
+    if (!region_file_name (e->d_name))
+      continue;
+    if (asprintf (&file, "%s/%s", dir, e->d_name) == -1) {
+      dram_error ("malloc: %m");
+      ret = -1;
+      break;
+    }
+    ret = load_file (t, file, name);
+    free (file);
+  }
+  closedir (d);
+  free (name);
+  return ret;
+}
+
+int
+table_map (struct table *t)
+{
+  struct slot *s;
+
+  for (s = t->slots; s; s = s->next)
+    if (region_map (&s->region) == -1)
+      return -1;
+  return 0;
+}
+
 void
 table_free (struct table *t)
 {
   while (t->slots)
     release_slot (t, t->slots, false);
+  if (t->dir_fd > 0)
+    close (t->dir_fd);
   pthread_mutex_destroy (&t->lock);
 }

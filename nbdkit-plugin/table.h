@@ -11,7 +11,7 @@
 #include "region.h"
 
 /* The protocol's bound on an export name (NBD: 4096 bytes). */
-#define TABLE_NAME_MAX 4096
+#define TABLE_NAME_MAX RECORD_NAME_MAX
 
 /* One recipient's region, under the export name it asked for. */
 struct slot {
@@ -35,6 +35,7 @@ struct table {
   uint64_t (*clock_ms) (void);  /* monotonic; a fake one in tests */
   struct slot *slots;
   unsigned nr_slots;
+  int dir_fd;                   /* dir=, locked against a second donor */
 };
 
 extern void table_init (struct table *t, const struct dram_params *p,
@@ -45,6 +46,18 @@ extern void table_init (struct table *t, const struct dram_params *p,
  * NULL after reporting why (full, a name too long, no memory).
  */
 extern struct slot *table_open (struct table *t, const char *name);
+
+/* dir=: at start-up, before the fork, finds the regions a donor that
+ * stopped left in their files (DIR/TOKEN.dram, TOKEN random, with the
+ * record FILE.dram-id naming their owner); their leases start now.  A
+ * file without a record is nobody's and is removed.  -1 after
+ * reporting (another donor holds the dir, a region of another size,
+ * more than the budget).
+ */
+extern int table_load (struct table *t);
+
+/* After the fork: maps what table_load found.  -1 after reporting. */
+extern int table_map (struct table *t);
 
 /* A connection to S closed.  The region is freed at once when lease
  * is 0 or every page of it is a hole; otherwise its lease starts.

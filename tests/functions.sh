@@ -103,6 +103,14 @@ make_tmpdir ()
   on_exit "rm -rf '$tmpdir'"
 }
 
+# A directory of the test's own on tmpfs, for dir= (whose region files
+# outlive a donor) and file=; removed at exit.
+make_shmdir ()
+{
+  shmdir=$(mktemp -d /dev/shm/dram-test.XXXXXX)
+  on_exit "rm -rf '$shmdir'"
+}
+
 # Waits up to $2 (default 10) seconds for file $1 to exist.
 wait_for_file ()
 {

@@ -7,11 +7,12 @@ set -e -x
 
 requires "$NBDKIT" nbdcopy nbdinfo qemu-img sha256sum
 make_tmpdir
+make_shmdir
 
 head -c $((48 << 20)) /dev/urandom > "$tmpdir/data"
 want=$(sha256sum < "$tmpdir/data")
 
-for backing in malloc memfd "file dir=/dev/shm"; do
+for backing in malloc memfd "file dir=$shmdir"; do
   name=${backing%% *}
   start_nbdkit "$name" -- size=64M backing=$backing
 

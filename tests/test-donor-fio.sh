@@ -8,8 +8,9 @@ set -e -x
 requires "$NBDKIT" fio
 fio --enghelp=nbd >/dev/null 2>&1 || skip "fio was built without the nbd engine"
 make_tmpdir
+make_shmdir
 
-for backing in malloc memfd "file dir=/dev/shm"; do
+for backing in malloc memfd "file dir=$shmdir"; do
   name=${backing%% *}
   start_nbdkit "$name" -- size=256M backing=$backing
   fio --name=verify --ioengine=nbd --uri="$uri" --rw=randwrite --bs=4k \

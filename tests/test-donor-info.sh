@@ -6,12 +6,16 @@ set -e -x
 
 requires "$NBDKIT" nbdinfo
 make_tmpdir
+make_shmdir
 
 # --dump-plugin names the backings and features compiled in.
 "$NBDKIT" "$DRAM_PLUGIN" --dump-plugin > "$tmpdir/dump"
 cat "$tmpdir/dump"
 grep -qx 'dram_backings=malloc,memfd,file' "$tmpdir/dump"
 grep -qx 'dram_trim_granularity=4096' "$tmpdir/dump"
+grep -qx 'dram_regions=per_export_name' "$tmpdir/dump"
+grep -qx 'dram_lease_default=300s' "$tmpdir/dump"
+grep -qx 'dram_list_exports=default_only' "$tmpdir/dump"
 # Parallel, except on the nbdkit versions that abort when a client
 # hangs up with replies in flight (see plugin.c and
 # test-donor-hangup.sh).
@@ -23,7 +27,7 @@ grep -qx "thread_model=$model" "$tmpdir/dump"
 grep -qx 'has_extents=1' "$tmpdir/dump"
 grep -qx 'has_block_size=1' "$tmpdir/dump"
 
-for backing in malloc memfd "file dir=/dev/shm"; do
+for backing in malloc memfd "file dir=$shmdir"; do
   name=${backing%% *}
   start_nbdkit "$name" -- size=1G backing=$backing
   nbdinfo "$uri" > "$tmpdir/info"

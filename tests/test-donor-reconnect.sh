@@ -8,10 +8,11 @@ set -e -x
 requires "$NBDKIT" nbdcopy
 requires_nbdsh
 make_tmpdir
+make_shmdir
 
 head -c $((16 << 20)) /dev/urandom > "$tmpdir/data"
 
-for backing in malloc memfd "file dir=/dev/shm"; do
+for backing in malloc memfd "file dir=$shmdir"; do
   name=${backing%% *}
   start_nbdkit "$name" -- size=64M backing=$backing
   # First client writes and goes away.

@@ -8,6 +8,7 @@ set -e -x
 requires "$NBDKIT" nbdcopy
 requires_nbdsh
 make_tmpdir
+make_shmdir
 
 size_mib=256
 head -c $((size_mib << 20)) /dev/urandom > "$tmpdir/data"
@@ -22,7 +23,7 @@ region_kib ()
   esac
 }
 
-for backing in malloc memfd "file dir=/dev/shm" "malloc mlock=true"; do
+for backing in malloc memfd "file dir=$shmdir" "malloc mlock=true"; do
   name=${backing%% *}
   start_nbdkit "$name" -- size=${size_mib}M backing=$backing
   pid=$(cat "$tmpdir/$name.pid")
