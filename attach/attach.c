@@ -16,14 +16,18 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
+#include <linux/fs.h>
 
 #include "attach.h"
 #include "device.h"
 #include "donor.h"
+#include "fusetree.h"
 #include "health.h"
 #include "human.h"
 #include "modes.h"
+#include "probe.h"
 #include "report.h"
 #include "state.h"
 #include "swap.h"
@@ -112,12 +116,37 @@ connect_donor (const struct options *o, struct donor *d)
   return 0;
 }
 
+/* Refuses to write over what the region already holds (another
+ * recipient's swap under the same export name, say) unless --force.
+ */
+static int
+check_region_unused (const struct options *o, const struct attach_state *st)
+{
+  char what[200];
+  int r = probe_contents (st->device, what, sizeof what);
+
+  if (r <= 0)
+    return r;
+  if (o->force) {
+    dram_error ("warning: %s: region '%s' of donor %s held %s: "
+                "overwritten (--force)", st->device, st->export_name,
+                st->donor, what);
+    return 0;
+  }
+  dram_error ("%s: region '%s' of donor %s already holds %s: another "
+              "recipient's? choose another export or --force", st->device,
+              st->export_name, st->donor, what);
+  return -1;
+}
+
 int
 make_swap (const struct options *o, struct attach_state *st)
 {
   uint8_t uuid[SWAP_UUID_LEN];
   int fd, r;
 
+  if (check_region_unused (o, st) == -1)
+    return -1;
   if (uuid_generate_v4 (uuid) == -1)
     return -1;
   uuid_format (uuid, st->uuid);
@@ -194,12 +223,42 @@ fill_state (struct attach_state *st, const char *mode,
   st->discard = o->discard;
   snprintf (st->label, sizeof st->label, "%s", o->label ? o->label : "");
   st->attached_at = time (NULL);
+  st->have_capacity = d->have_capacity;
+  st->donor_size = d->capacity.size;
+  st->donor_region = d->capacity.region;
+  st->donor_free = d->capacity.free_bytes;
+  st->donor_regions = d->capacity.regions;
+}
+
+/* The export name a recipient asks for by default: a region of its
+ * own, named by this host and 128 random bits, so that no other client
+ * can guess it.  A URI's export is used as given.
+ */
+static int
+choose_export (struct options *o)
+{
+  char host[65] = "", token[IDENTITY_LEN + 1];
+
+  if (o->export_name || o->target.transport == T_URI)
+    return 0;
+  if (gethostname (host, sizeof host - 1) == -1 || host[0] == '\0')
+    snprintf (host, sizeof host, "dram");
+  if (identity_new (token) == -1)
+    return -1;
+  if (asprintf (&o->export_name, "%s-%s", host, token) == -1) {
+    o->export_name = NULL;
+    dram_error ("malloc: %m");
+    return -1;
+  }
+  return 0;
 }
 
 int
 attach_run (struct options *o)
 {
   if (resolve_mode (o) == -1)
+    return EXIT_REFUSED;
+  if (o->mode != MODE_NFS && choose_export (o) == -1)
     return EXIT_REFUSED;
   switch (o->mode) {
   case MODE_FUSE:
@@ -247,13 +306,81 @@ detach_mode (const struct attach_state *st)
   return detach_nbd (st);
 }
 
+/* The connection as the front-end sees it, and as the resident
+ * process that carries it says (H, zeroed when there is none).
+ */
+static const char *
+connection_state (const struct attach_state *st, struct health_report *h)
+{
+  const char *s;
+
+  memset (h, 0, sizeof *h);
+  if (strcmp (st->mode, "fuse") == 0)
+    s = fusemode_state (st);
+  else if (strcmp (st->mode, "nfs") == 0)
+    s = nfsmode_state (st);
+  else
+    s = nbdmode_state (st);
+  if (st->health[0] == '\0' || health_read (st->health, h) == -1) {
+    memset (h, 0, sizeof *h);
+    return s;
+  }
+  /* A device given up on stays failed, connected or not; otherwise the
+   * process knows better while the front-end sees it connected.
+   */
+  if (strcmp (h->state, "failed") == 0)
+    return h->state;
+  return strcmp (s, "connected") == 0 ? h->state : s;
+}
+
+/* Gives the whole region back before letting go of it: a donor frees
+ * a region trimmed whole when its last connection closes, instead of
+ * keeping it for the lease.  Through the nbd device, or by a hole
+ * punched in the FUSE file (the loop device over it is gone with
+ * swapoff), which the FUSE server sends on as trims.  Failing, the
+ * donor frees it when the lease ends.
+ */
+static void
+trim_region (const struct attach_state *st, bool connected)
+{
+  uint64_t range[2] = { 0, st->size };
+  char file[sizeof st->mountpoint + 16];
+  bool fuse = strcmp (st->mode, "fuse") == 0;
+  int fd, r;
+
+  if (strcmp (st->mode, "nfs") == 0)
+    return;
+  if (!connected) {
+    dram_debug ("%s: not connected: the region is not trimmed", st->device);
+    return;
+  }
+  snprintf (file, sizeof file, "%s/" FUSE_TREE_FILE, st->mountpoint);
+  fd = open (fuse ? file : st->device, O_RDWR | O_CLOEXEC);
+  if (fd == -1)
+    r = -1;
+  else if (fuse)
+    r = fallocate (fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+                   st->size);
+  else
+    r = ioctl (fd, BLKDISCARD, range);
+  if (r == -1)
+    dram_error ("warning: %s: cannot trim the region (%m): donor %s frees "
+                "it when its lease ends", st->device, st->donor);
+  else
+    dram_debug ("%s: %" PRIu64 " bytes trimmed", st->device, st->size);
+  if (fd != -1)
+    close (fd);
+}
+
 /* Swap first, then what the front-end built. */
 static int
 detach_one (const char *what)
 {
+  struct health_report h;
   struct attach_state st;
   char found[sizeof st.device];
-  const char *dev = what;
+  const char *dev = what, *state;
+  bool connected;
   int r;
 
   r = state_load (dev, &st);
@@ -272,9 +399,16 @@ detach_one (const char *what)
   /* An nbd device's monitor first: nothing must reconnect what is
    * being taken down.
    */
+  /* Trimmable while the kernel holds the connection, even with no
+   * monitor left to remake it.
+   */
+  state = connection_state (&st, &h);
+  connected = strcmp (state, "connected") == 0 ||
+              strcmp (state, "monitor gone") == 0;
   stop_helper (st.monitor_pid);
   if (swap_active (NULL, st.device, NULL, NULL) && swap_off (st.device) == -1)
     return EXIT_REFUSED;
+  trim_region (&st, connected);
   r = detach_mode (&st);
   if (r == -1 || state_remove (st.device) == -1)
     return EXIT_REFUSED;
@@ -303,33 +437,6 @@ detach_run (const char *what)
   return worst;
 }
 
-/* The connection as the front-end sees it, and as the resident
- * process that carries it says (H, zeroed when there is none).
- */
-static const char *
-connection_state (const struct attach_state *st, struct health_report *h)
-{
-  const char *s;
-
-  memset (h, 0, sizeof *h);
-  if (strcmp (st->mode, "fuse") == 0)
-    s = fusemode_state (st);
-  else if (strcmp (st->mode, "nfs") == 0)
-    s = nfsmode_state (st);
-  else
-    s = nbdmode_state (st);
-  if (st->health[0] == '\0' || health_read (st->health, h) == -1) {
-    memset (h, 0, sizeof *h);
-    return s;
-  }
-  /* A device given up on stays failed, connected or not; otherwise the
-   * process knows better while the front-end sees it connected.
-   */
-  if (strcmp (h->state, "failed") == 0)
-    return h->state;
-  return strcmp (s, "connected") == 0 ? h->state : s;
-}
-
 static void
 json_string (const char *s)
 {
@@ -343,6 +450,23 @@ json_string (const char *s)
       putchar (*s);
   }
   putchar ('"');
+}
+
+/* The region's name for people: a token (the secret part of a name
+ * dram-attach chose) shortened to its first 8 digits, a long name cut.
+ */
+static void
+short_export (const char *name, char *buf, size_t len)
+{
+  size_t n = strlen (name);
+
+  if (n > IDENTITY_LEN && name[n - IDENTITY_LEN - 1] == '-' &&
+      identity_valid (name + n - IDENTITY_LEN))
+    snprintf (buf, len, "%.*s...", (int) (n - IDENTITY_LEN + 8), name);
+  else if (n > 40)
+    snprintf (buf, len, "%.37s...", name);
+  else
+    snprintf (buf, len, "%s", name[0] ? name : "(default)");
 }
 
 static void
@@ -373,7 +497,37 @@ status_json_one (const struct attach_state *st, bool active, uint64_t used,
   json_string (h.last_error);
   printf (", \"uuid\": ");
   json_string (st->uuid);
-  printf (", \"attached_at\": %" PRId64 "}", st->attached_at);
+  printf (", \"attached_at\": %" PRId64 ", \"donor_capacity\": ",
+          st->attached_at);
+  if (st->have_capacity)
+    printf ("{\"size\": %" PRIu64 ", \"region\": %" PRIu64 ", \"free\": %"
+            PRIu64 ", \"regions\": %u}", st->donor_size, st->donor_region,
+            st->donor_free, st->donor_regions);
+  else
+    printf ("null");
+  putchar ('}');
+}
+
+/* --status's second line: the region, and what the donor had left. */
+static void
+print_region (const struct attach_state *st)
+{
+  struct capacity c = {
+    .size = st->donor_size, .region = st->donor_region,
+    .free_bytes = st->donor_free, .regions = st->donor_regions,
+  };
+  char name[64], summary[128];
+
+  if (strcmp (st->mode, "nfs") == 0)
+    return;
+  short_export (st->export_name, name, sizeof name);
+  if (st->have_capacity) {
+    capacity_summary (&c, summary, sizeof summary);
+    printf ("%-12s region %s; the donor had %s when attached\n", "", name,
+            summary);
+  }
+  else
+    printf ("%-12s region %s\n", "", name);
 }
 
 int
@@ -422,6 +576,7 @@ status_run (bool json)
             st.mode, st.donor, size, used_s, prio_s, st.connections,
             h.reconnects, state, st.tls[0] ? ", " : "",
             tls_name (st.tls, ""));
+    print_region (&st);
     if (h.last_error[0])
       printf ("%-12s last error: %s\n", "", h.last_error);
   }

@@ -22,6 +22,7 @@
 
 #include <libnbd.h>
 
+#include "capacity.h"
 #include "clock.h"
 #include "donor.h"
 #include "ktls.h"
@@ -220,15 +221,16 @@ describe_nbd_error (const struct donor *d, const struct options *o,
   snprintf (buf, len, "donor %s: %s%s", d->name, msg, hint);
 }
 
-/* Runs the handshake started on H until DEADLINE (monotonic_ms; -1:
- * no limit).  Returns 0, or -1 with libnbd's error set or ETIMEDOUT.
+/* Runs H while BUSY says so, until DEADLINE (monotonic_ms; -1: no
+ * limit).  Returns 0, or -1 with libnbd's error set or ETIMEDOUT.
  */
 static int
-finish_handshake (struct nbd_handle *h, int64_t deadline)
+run_while (struct nbd_handle *h, int (*busy) (struct nbd_handle *),
+           int64_t deadline)
 {
   int64_t left = -1;
 
-  while (nbd_aio_is_connecting (h)) {
+  while (busy (h) == 1) {
     if (deadline >= 0) {
       left = deadline - monotonic_ms ();
       if (left <= 0) {
@@ -239,7 +241,19 @@ finish_handshake (struct nbd_handle *h, int64_t deadline)
     if (nbd_poll (h, left) == -1)
       return -1;
   }
-  return nbd_aio_is_ready (h) ? 0 : -1;
+  return 0;
+}
+
+/* Runs the handshake started on H until DEADLINE: to the transmission
+ * phase, or in option mode to where options are negotiated.
+ */
+static int
+finish_handshake (struct nbd_handle *h, int64_t deadline)
+{
+  if (run_while (h, nbd_aio_is_connecting, deadline) == -1)
+    return -1;
+  return nbd_aio_is_ready (h) == 1 || nbd_aio_is_negotiating (h) == 1 ? 0
+         : -1;
 }
 
 /* A TCP connection to the address the first connection reached, made
@@ -293,12 +307,14 @@ connect_peer (const struct donor *d, int timeout, char *why, size_t len)
   return -1;
 }
 
-/* Connects once, giving up after TIMEOUT ms (-1: no limit).  Returns
- * the handle, or NULL with WHY filled.
+/* Connects once, giving up after TIMEOUT ms (-1: no limit); with
+ * OPT_MODE, stops where options are negotiated (libnbd's option mode)
+ * instead of opening the export.  Returns the handle, or NULL with WHY
+ * filled.
  */
 static struct nbd_handle *
 connect_one (const struct options *o, const struct donor *d, int timeout,
-             char *why, size_t len)
+             bool opt_mode, char *why, size_t len)
 {
   const struct target *t = &o->target;
   const int64_t deadline = timeout < 0 ? -1 : monotonic_ms () + timeout;
@@ -312,7 +328,8 @@ connect_one (const struct options *o, const struct donor *d, int timeout,
   /* Full info: the export description carries the region's identity. */
   if (nbd_set_request_structured_replies (h, false) == -1 ||
       nbd_set_full_info (h, true) == -1 ||
-      nbd_set_export_name (h, o->export_name ? o->export_name : "") == -1)
+      nbd_set_export_name (h, o->export_name ? o->export_name : "") == -1 ||
+      nbd_set_opt_mode (h, opt_mode) == -1)
     goto err;
   if (o->tls_psk) {
     if (nbd_set_tls (h, LIBNBD_TLS_REQUIRE) == -1 ||
@@ -418,6 +435,67 @@ remember_peer (struct donor *d)
     dram_debug ("donor %s: getpeername: %m", d->name);
 }
 
+static int
+on_export (void *opaque, const char *name, const char *description)
+{
+  struct capacity *c = opaque;
+
+  /* Parsed, c->size is set: a donor's budget is never 0. */
+  if (name[0] == '\0')
+    capacity_parse (description, c);
+  return 0;
+}
+
+int
+donor_capacity (const struct options *o, const struct donor *d, int timeout,
+                struct capacity *c)
+{
+  const int64_t deadline = monotonic_ms () + timeout;
+  struct capacity found = { 0 };
+  char why[600];
+  struct nbd_handle *h = connect_one (o, d, timeout, true, why, sizeof why);
+  int r = -1;
+
+  if (h == NULL) {
+    dram_debug ("donor %s: no capacity: %s", d->name, why);
+    return -1;
+  }
+  if (nbd_aio_opt_list (h, (nbd_list_callback) { .callback = on_export,
+                                                 .user_data = &found },
+                        NBD_NULL_COMPLETION) == -1 ||
+      run_while (h, nbd_aio_is_connecting, deadline) == -1)
+    dram_debug ("donor %s: NBD_OPT_LIST: %s", d->name,
+                errno == ETIMEDOUT ? "no answer" : nbd_get_error ());
+  else if (found.size == 0)
+    dram_debug ("donor %s lists no capacity (not a dram donor?)", d->name);
+  else {
+    *c = found;
+    r = 0;
+  }
+  if (nbd_aio_is_negotiating (h) == 1)
+    nbd_aio_opt_abort (h);
+  nbd_close (h);
+  return r;
+}
+
+/* The first connection was refused: when the donor says it has no
+ * room for another region, WHY says that instead of what libnbd saw.
+ */
+static void
+explain_refusal (const struct options *o, const struct donor *d, char *why,
+                 size_t len)
+{
+  char summary[128];
+  struct capacity c;
+
+  if (donor_capacity (o, d, CAPACITY_WAIT_MS, &c) == -1 ||
+      capacity_fits (&c))
+    return;
+  capacity_summary (&c, summary, sizeof summary);
+  snprintf (why, len, "donor %s: %s; nothing left for this recipient",
+            d->name, summary);
+}
+
 int
 donor_connect (const struct options *o, struct donor *d)
 {
@@ -433,8 +511,10 @@ donor_connect (const struct options *o, struct donor *d)
     goto err;
 
   for (i = 0; i < o->connections; i++) {
-    d->h[i] = connect_one (o, d, -1, why, sizeof why);
+    d->h[i] = connect_one (o, d, -1, false, why, sizeof why);
     if (d->h[i] == NULL) {
+      if (i == 0)
+        explain_refusal (o, d, why, sizeof why);
       dram_error ("%s", why);
       goto err;
     }
@@ -445,6 +525,8 @@ donor_connect (const struct options *o, struct donor *d)
         goto err;
       if (o->target.transport == T_TCP)
         remember_peer (d);
+      d->have_capacity = donor_capacity (o, d, CAPACITY_WAIT_MS,
+                                         &d->capacity) == 0;
       if (o->connections > 1 && !d->can_multi_conn) {
         dram_error ("donor %s does not allow several connections "
                     "(no multi-conn); use --connections 1", d->name);
@@ -483,7 +565,7 @@ struct nbd_handle *
 donor_reconnect (const struct options *o, const struct donor *d,
                  int timeout, bool *lost, char *why, size_t len)
 {
-  struct nbd_handle *h = connect_one (o, d, timeout, why, len);
+  struct nbd_handle *h = connect_one (o, d, timeout, false, why, len);
   char id[IDENTITY_LEN + 1];
   int64_t size;
 

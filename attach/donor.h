@@ -9,6 +9,7 @@
 #include <gnutls/gnutls.h>
 #include <libnbd.h>
 
+#include "capacity.h"
 #include "identity.h"
 #include "options.h"
 
@@ -35,6 +36,9 @@ struct donor {
    */
   struct sockaddr_storage peer;
   socklen_t peer_len;
+  /* What the donor has left to lend, as it said at connection. */
+  bool have_capacity;
+  struct capacity capacity;
 };
 
 /* The PSK file's copy: its memfd's name (resident.c locks every mapping
@@ -49,6 +53,16 @@ struct donor {
  * open.
  */
 extern int donor_connect (const struct options *opts, struct donor *d);
+
+/* How long to wait for a donor's capacity (one more connection). */
+#define CAPACITY_WAIT_MS 3000
+
+/* Asks the donor (a connection of its own, in option mode: no region
+ * is opened) what it has left to lend (capacity.h), within TIMEOUT ms.
+ * Returns 0, or -1 when it does not say (not a dram donor, no answer).
+ */
+extern int donor_capacity (const struct options *o, const struct donor *d,
+                           int timeout, struct capacity *c);
 
 /* Reconnecting: the first retry, the longest pause between tries
  * (the pause doubles from the first), and one try at most.

@@ -244,7 +244,7 @@ options_free (struct options *o)
 enum {
   OPT_NO_SWAP = 256, OPT_TLS_PSK, OPT_TLS_USERNAME, OPT_DETACH, OPT_STATUS,
   OPT_JSON, OPT_UNIX, OPT_VERSION, OPT_PERSIST, OPT_NFS_VERSION,
-  OPT_RECONNECT_TIMEOUT,
+  OPT_RECONNECT_TIMEOUT, OPT_FORCE,
 };
 
 static const char short_opts[] = ":c:de:hL:m:p:s:t:v";
@@ -253,6 +253,7 @@ static const struct option long_opts[] = {
   { "detach", required_argument, NULL, OPT_DETACH },
   { "discard", no_argument, NULL, 'd' },
   { "export", required_argument, NULL, 'e' },
+  { "force", no_argument, NULL, OPT_FORCE },
   { "help", no_argument, NULL, 'h' },
   { "json", no_argument, NULL, OPT_JSON },
   { "label", required_argument, NULL, 'L' },
@@ -405,7 +406,8 @@ options_parse (int argc, char **argv, struct options *o)
       attach_opts++;
     if (!nbd_opt && (c == 'c' || c == 'e' || c == 't' || c == OPT_NO_SWAP ||
                      c == OPT_TLS_PSK || c == OPT_TLS_USERNAME ||
-                     c == OPT_UNIX || c == OPT_RECONNECT_TIMEOUT))
+                     c == OPT_UNIX || c == OPT_RECONNECT_TIMEOUT ||
+                     c == OPT_FORCE))
       nbd_opt = long_name (c);
     if (!nfs_opt && (c == 's' || c == OPT_PERSIST || c == OPT_NFS_VERSION))
       nfs_opt = long_name (c);
@@ -466,6 +468,9 @@ options_parse (int argc, char **argv, struct options *o)
       break;
     case 'v':
       o->verbose = true;
+      break;
+    case OPT_FORCE:
+      o->force = true;
       break;
     case OPT_NO_SWAP:
       o->swap = false;
@@ -578,9 +583,10 @@ options_parse (int argc, char **argv, struct options *o)
                 "the URI)");
     goto out;
   }
-  if (!o->swap && (o->priority != -1 || o->discard || o->label)) {
-    dram_error ("--no-swap cannot be used with --priority, --discard or "
-                "--label");
+  if (!o->swap && (o->priority != -1 || o->discard || o->label ||
+                  o->force)) {
+    dram_error ("--no-swap cannot be used with --priority, --discard, "
+                "--label or --force");
     goto out;
   }
   r = 0;

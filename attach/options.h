@@ -40,6 +40,7 @@ struct options {
   unsigned timeout;             /* seconds; 0: wait for ever */
   unsigned reconnect_timeout;   /* seconds; 0: never reconnect */
   bool swap;                    /* false with --no-swap */
+  bool force;                   /* swap over what the region holds */
   char *label;
   char *tls_psk;
   char *tls_username;

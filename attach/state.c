@@ -51,6 +51,7 @@ state_save (const struct attach_state *s)
 {
   char path[4096], tmp[4096];
   FILE *fp;
+  int fd;
 
   if (mkdir (state_dir (), 0755) == -1 && errno != EEXIST) {
     dram_error ("%s: %m", state_dir ());
@@ -58,9 +59,12 @@ state_save (const struct attach_state *s)
   }
   state_path (s->device, path, sizeof path, "");
   state_path (s->device, tmp, sizeof tmp, ".tmp");
-  fp = fopen (tmp, "we");
+  fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  fp = fd == -1 ? NULL : fdopen (fd, "w");
   if (fp == NULL) {
     dram_error ("%s: %m", tmp);
+    if (fd != -1)
+      close (fd);
     return -1;
   }
   fprintf (fp,
@@ -73,6 +77,10 @@ state_save (const struct attach_state *s)
            s->swap,
            s->priority, s->discard, s->uuid, s->label, s->mountpoint,
            s->fstab, s->health, (int) s->monitor_pid, s->attached_at);
+  if (s->have_capacity)
+    fprintf (fp, "donor_size=%" PRIu64 "\ndonor_region=%" PRIu64 "\n"
+             "donor_free=%" PRIu64 "\ndonor_regions=%u\n", s->donor_size,
+             s->donor_region, s->donor_free, s->donor_regions);
   if (fclose (fp) == EOF || rename (tmp, path) == -1) {
     dram_error ("%s: %m", path);
     unlink (tmp);
@@ -114,6 +122,16 @@ set_field (struct attach_state *s, const char *k, const char *v)
   else if (strcmp (k, "health") == 0) copy (s->health, sizeof s->health, v);
   else if (strcmp (k, "attached_at") == 0)
     s->attached_at = strtoll (v, NULL, 10);
+  else if (strcmp (k, "donor_size") == 0) {
+    s->donor_size = strtoull (v, NULL, 10);
+    s->have_capacity = s->donor_size > 0;
+  }
+  else if (strcmp (k, "donor_region") == 0)
+    s->donor_region = strtoull (v, NULL, 10);
+  else if (strcmp (k, "donor_free") == 0)
+    s->donor_free = strtoull (v, NULL, 10);
+  else if (strcmp (k, "donor_regions") == 0)
+    s->donor_regions = atoi (v);
 }
 
 int

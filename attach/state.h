@@ -7,13 +7,14 @@
 #include <sys/types.h>
 
 /* What dram-attach built for one device, kept in STATE_DIR so that
- * --status can show it and --detach can undo it.
+ * --status can show it and --detach can undo it.  Readable by root
+ * alone: the export name is what gives access to the region.
  */
 struct attach_state {
   char device[512];             /* /dev/nbd0; nfs: the swap file */
   char mode[8];                 /* nbd, fuse, nfs */
   char donor[1280];             /* nfs: SERVER:/EXPORT, up to 1 KiB */
-  char export_name[1100];
+  char export_name[1100];       /* the region's name: a capability */
   uint64_t size;
   unsigned connections;
   char handover[16];            /* netlink, ioctl */
@@ -30,6 +31,10 @@ struct attach_state {
   char fstab[256];              /* nfs --persist: the fstab edited, or "" */
   char health[512];             /* the resident process's health.h record */
   int64_t attached_at;          /* seconds since the epoch */
+  /* The donor's capacity when attached, if it said (capacity.h). */
+  bool have_capacity;
+  uint64_t donor_size, donor_region, donor_free;
+  unsigned donor_regions;
 };
 
 /* /run/dram, or $DRAM_RUNDIR (tests). */

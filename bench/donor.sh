@@ -4,7 +4,11 @@
 # against dram.so (each backing) and, in the same run, nbdkit's memory
 # plugin (allocator=sparse and malloc) and null plugin (the framework's
 # ceiling).  Prints one table of medians with ratios, and the donor's
-# RSS after writing and after trimming the whole device.
+# RSS after writing and after trimming the whole device.  Then a donor
+# lending to 4 recipients: 4 clients on 4 regions of a quarter of the
+# size each, beside 4 connections to 1 region of the whole size (4K
+# random, QD32, in the same runs), and that donor's RSS once the 4
+# regions are trimmed whole and closed, so freed.
 #
 # Besides IOPS and bandwidth, which a shared 2-core machine makes noisy
 # at high queue depths, it reports the donor's CPU time per I/O (user
@@ -48,7 +52,10 @@ trap 'exit 130' INT TERM
 
 # name and nbdkit arguments of each target
 targets=(dram-malloc dram-memfd dram-file memory-sparse memory-malloc null)
+size_bytes=$(numfmt --from=iec "${size^^}")
+quarter=$((size_bytes / 4))
 declare -A args=(
+  [dram-regions]="$plugin size=$size region=$quarter lease=1h"
   [dram-malloc]="$plugin size=$size backing=malloc"
   [dram-memfd]="$plugin size=$size backing=memfd"
   [dram-file]="$plugin size=$size dir=$shm"
@@ -76,7 +83,7 @@ start ()
   pids+=("${pidof[$t]}")
 }
 
-uri () { echo "nbd+unix:///?socket=$work/$1.sock"; }
+uri () { echo "nbd+unix:///${2:-}?socket=$work/$1.sock"; }
 
 # rss_mib TARGET: the donor's resident memory, anonymous and shared.
 rss_mib ()
@@ -111,9 +118,35 @@ print(rate, us)
 PY
 }
 
+# fio_regions RW: 4 clients, each on a region of its own of the
+# regions donor (QD32, 4K); prints IOPS and the donor's CPU us per I/O.
+fio_regions ()
+{
+  local rw=$1 c0 c1 k
+  {
+    printf '[global]\nioengine=nbd\nrw=%s\nbs=4k\niodepth=32\nsize=%s\n' \
+      "$rw" "$quarter"
+    printf 'time_based\nruntime=%s\ngroup_reporting\n' "$runtime"
+    for k in 0 1 2 3; do
+      printf '[r%s]\nuri=%s\n' "$k" "$(uri dram-regions "recipient$k")"
+    done
+  } > "$work/regions.fio"
+  c0=$(cpu_ticks dram-regions)
+  "${client_cpus[@]}" fio --output-format=json --output="$work/fio.json" \
+    "$work/regions.fio" >/dev/null
+  c1=$(cpu_ticks dram-regions)
+  "$python" - "$work/fio.json" "$rw" 4k "$((c1 - c0))" "$(getconf CLK_TCK)" <<'PY'
+import json, sys
+job = json.load(open(sys.argv[1]))["jobs"][0]
+d = job["read" if "read" in sys.argv[2] else "write"]
+us = int(sys.argv[4]) * 1e6 / int(sys.argv[5]) / max(d["total_ios"], 1)
+print(d["iops"], us)
+PY
+}
+
 echo "donor.sh: size $size, ${runtime}s per run, $repeat runs per cell," \
      "$(nproc) CPUs, $(uname -r)${donor_cpus:+, pinned}"
-for t in "${targets[@]}"; do start "$t"; done
+for t in "${targets[@]}" dram-regions; do start "$t"; done
 
 # Fill every target once, so that reads read data, and take the RSS.
 declare -A rss_full rss_trim
@@ -122,6 +155,18 @@ for t in "${targets[@]}"; do
       --iodepth=8 --size="$size" --output-format=terse >/dev/null
   rss_full[$t]=$(rss_mib "$t")
 done
+# The regions donor: its baseline (a region opened and closed empty,
+# which frees it), then its 4 regions filled; their lease (1h) keeps
+# them, with their data, between the runs.
+fio --name=probe --ioengine=nbd --uri="$(uri dram-regions probe)" --rw=read \
+    --bs=4k --size=4k --output-format=terse >/dev/null
+rss_regions_base=$(rss_mib dram-regions)
+for k in 0 1 2 3; do
+  fio --name=fill --ioengine=nbd --uri="$(uri dram-regions "recipient$k")" \
+      --rw=write --bs=1M --iodepth=8 --size="$quarter" \
+      --output-format=terse >/dev/null
+done
+rss_regions_full=$(rss_mib dram-regions)
 
 jobs=()
 for j in "randread 4k 1 1" "randread 4k 32 1" "randread 4k 1 4" \
@@ -142,7 +187,35 @@ for ((r = 1; r <= repeat; r++)); do
       echo "  run $r: $1 bs=$2 qd=$3 conns=$4 $t: $v (rate, CPU us/IO)" >&2
     done
   done
+  # 4 clients on 4 regions beside 4 connections to 1 region, adjacent,
+  # in turns.
+  for rw in randread randwrite; do
+    [[ "$rw 4k 32 4" =~ ${BENCH_JOBS:-.} ]] || continue
+    for ((k = 0; k < 2; k++)); do
+      if (( (k + r) % 2 == 0 )); then
+        v=$(fio_run dram-malloc "$rw" "$rw" 4k 32 4)
+        echo "regions $rw one $v" >> "$work/results"
+      else
+        v=$(fio_regions "$rw")
+        echo "regions $rw four $v" >> "$work/results"
+      fi
+      echo "  run $r: $rw 4k QD32, $([ $(( (k + r) % 2 )) = 0 ] && echo "1 region x4" || echo "4 regions"): $v" >&2
+    done
+  done
 done
+
+# The 4 regions trimmed whole: each is freed when its client closes.
+for k in 0 1 2 3; do
+  fio --name=trim --ioengine=nbd --uri="$(uri dram-regions "recipient$k")" \
+      --rw=trim --bs=64M --size="$quarter" --output-format=terse \
+      >/dev/null 2>&1 || :
+done
+sleep 0.2
+rss_regions_freed=$(rss_mib dram-regions)
+regions_left=$(nbdinfo --list "$(uri dram-regions)" 2>/dev/null |
+               sed -n 's/.* regions=\([0-9]*\))$/\1/p')
+echo "regions-rss $rss_regions_base $rss_regions_full $rss_regions_freed ${regions_left:-?}" \
+  >> "$work/results"
 
 # Trim everything and take the RSS again.
 for t in "${targets[@]}"; do
@@ -162,11 +235,21 @@ from collections import defaultdict
 
 cells = defaultdict(list)
 cpu = defaultdict(list)
+regions = defaultdict(list)
+regions_cpu = defaultdict(list)
+regions_rss = None
 rss = {}
 for line in open(sys.argv[1]):
     f = line.split()
     if f[0] == "rss":
         rss[f[1]] = (float(f[2]), float(f[3]))
+        continue
+    if f[0] == "regions":
+        regions[(f[1], f[2])].append(float(f[3]))
+        regions_cpu[(f[1], f[2])].append(float(f[4]))
+        continue
+    if f[0] == "regions-rss":
+        regions_rss = f[1:]
         continue
     cells[(f[0], f[1], int(f[2]), int(f[3]), f[4])].append(float(f[5]))
     cpu[(f[0], f[1], int(f[2]), int(f[3]), f[4])].append(float(f[6]))
@@ -231,5 +314,35 @@ for t, (full, trim) in rss.items():
     above = max(trim - base_trim, 0.0)
     print(f"| {t} | {full:,.1f} | {trim:,.1f} | {above:,.1f} "
           f"| {100 * above / size_mib:.2f}% |")
+
+if regions:
+    print()
+    print(f"One donor, 4 recipients: 4 clients on 4 regions of {size_mib / 4:,.0f} "
+          f"MiB (one connection each) beside 4 connections to 1 region of "
+          f"{size_mib:,.0f} MiB, 4K random, QD32 each, malloc backing, medians "
+          f"of {len(next(iter(regions.values())))} runs in the same run; the "
+          f"target is 4 regions >= 0.95 x 1 region.")
+    print()
+    print("| job | 1 region x4 (IOPS) | 4 regions (IOPS) | 4 regions / 1 region "
+          "| CPU us/IO, 1 region | CPU us/IO, 4 regions |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for rw in ("randread", "randwrite"):
+        if (rw, "one") not in regions:
+            continue
+        one = statistics.median(regions[(rw, "one")])
+        four = statistics.median(regions[(rw, "four")])
+        print(f"| {rw} 4k QD32 | {one:,.0f} | {four:,.0f} | {four / one:.2f} "
+              f"| {statistics.median(regions_cpu[(rw, 'one')]):.1f} "
+              f"| {statistics.median(regions_cpu[(rw, 'four')]):.1f} |")
+if regions_rss:
+    base, full, freed, left = regions_rss
+    print()
+    print("| donor of 4 regions | baseline (MiB) | 4 regions written (MiB) "
+          "| 4 regions trimmed and closed (MiB) | above baseline, % of size "
+          "| regions left |")
+    print("|---|---:|---:|---:|---:|---:|")
+    above = max(float(freed) - float(base), 0.0)
+    print(f"| dram-malloc {size} | {float(base):,.1f} | {float(full):,.1f} "
+          f"| {float(freed):,.1f} | {100 * above / size_mib:.2f}% | {left} |")
 PY
 echo "donor.sh: table saved in $out"

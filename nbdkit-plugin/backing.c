@@ -385,6 +385,11 @@ region_open (struct region *r, const struct dram_params *p)
       goto out_close;
     r->guard_on = true;
   }
+  /* A check at start-up knows no owner: it must neither take the
+   * region's identity nor wipe what its owner left.
+   */
+  if (p->probe)
+    return 0;
   if (region_identify (r, p->file, p->name, r->reused) == -1)
     goto out_close;
   /* What the file holds is nobody's now: no recipient may read it. */
@@ -422,6 +427,7 @@ region_precheck (const struct dram_params *p)
   trial.size = p->region;
   trial.reserve = false;
   trial.mlock = false;
+  trial.probe = true;
   if (region_open (&r, &trial) == -1)
     return -1;
   region_close (&r);

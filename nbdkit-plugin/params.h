@@ -30,6 +30,8 @@ struct dram_params {
                                    each region's own file here */
   const char *name;             /* not a parameter: the export name of
                                    the region being opened (the table's) */
+  bool probe;                   /* not a parameter: open only to check
+                                   (start-up): no identity, no wipe */
   char *dir;                    /* dir=DIR: private file in DIR */
   bool allow_disk;
   bool mlock;

@@ -17,8 +17,8 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
+#include "capacity.h"
 #include "clock.h"
-#include "human.h"
 #include "identity.h"
 #include "meminfo.h"
 #include "params.h"
@@ -236,19 +236,11 @@ dram_get_size (void *handle)
 static int
 dram_list_exports (int readonly, int is_tls, struct nbdkit_exports *exports)
 {
-  char description[256], total[32], avail[32], each[32];
-  uint64_t free_bytes;
-  unsigned regions;
+  struct capacity c = { .size = params.size, .region = params.region };
+  char description[256];
 
-  table_capacity (&table, &free_bytes, &regions);
-  format_size (params.size, total, sizeof total);
-  format_size (free_bytes, avail, sizeof avail);
-  format_size (params.region, each, sizeof each);
-  snprintf (description, sizeof description,
-            "dram donor: %s free of %s in regions of %s, %u lent "
-            "(size=%" PRIu64 " region=%" PRIu64 " free=%" PRIu64
-            " regions=%u)", avail, total, each, regions,
-            params.size, params.region, free_bytes, regions);
+  table_capacity (&table, &c.free_bytes, &c.regions);
+  capacity_describe (&c, description, sizeof description);
   return nbdkit_add_export (exports, "", description);
 }
 

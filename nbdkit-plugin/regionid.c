@@ -120,10 +120,15 @@ write_record (const struct region *r, const char *path, const char *owner)
   char tmp[4096 + 16];
   FILE *fp;
   size_t i;
+  int fd;
 
   snprintf (tmp, sizeof tmp, "%s.tmp", path);
-  fp = fopen (tmp, "we");
+  /* The owner's name is what gives access to the region: 0600. */
+  fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  fp = fd == -1 ? NULL : fdopen (fd, "w");
   if (fp == NULL) {
+    if (fd != -1)
+      close (fd);
     dram_error ("cannot record the region's identity in %s: %m", tmp);
     return -1;
   }

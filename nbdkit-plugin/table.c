@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <sys/file.h>
 
+#include "capacity.h"
 #include "human.h"
 #include "identity.h"
 #include "report.h"
@@ -141,15 +142,17 @@ table_expire (struct table *t)
 static bool
 fits (struct table *t)
 {
-  char lent[32], each[32];
+  struct capacity c = {
+    .size = t->budget, .region = t->region_size, .regions = t->nr_slots,
+    .free_bytes = t->budget - (uint64_t) t->nr_slots * t->region_size,
+  };
+  char summary[128];
 
-  if ((uint64_t) (t->nr_slots + 1) * t->region_size <= t->budget)
+  if (capacity_fits (&c))
     return true;
-  format_size (t->budget, lent, sizeof lent);
-  format_size (t->region_size, each, sizeof each);
+  capacity_summary (&c, summary, sizeof summary);
   errno = ENOSPC;
-  dram_error ("all %s lent (%u regions of %s); nothing left for this "
-              "recipient", lent, t->nr_slots, each);
+  dram_error ("%s; nothing left for this recipient", summary);
   return false;
 }
 

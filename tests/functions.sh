@@ -6,6 +6,7 @@
 #   on_exit COMMAND      run COMMAND when the test ends, however it ends
 #                        (last registered runs first)
 #   make_tmpdir          sets $tmpdir, removed at exit
+#   make_shmdir          sets $shmdir, a directory on /dev/shm, removed at exit
 #   start_nbdkit NAME [NBDKIT-OPTIONS...] -- PLUGIN-ARGS...
 #                        nbdkit on $tmpdir/NAME.sock, pid in $tmpdir/NAME.pid,
 #                        stopped at exit; sets $uri

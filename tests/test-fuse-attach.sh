@@ -5,7 +5,9 @@
 # device.  A memory cgroup's workload of 3 times its limit, in several
 # processes, sequential and random, verifies every byte; the donor's
 # memory follows; --label is read back by blkid; --detach leaves nothing
-# behind.  Then the data path (fio with verification) over 2
+# behind.  Two attaches to one donor swap at once, each in a region of
+# its own; a third under the first one's name is refused by the swap
+# probe.  Then the data path (fio with verification) over 2
 # connections and over TLS, the donor named by its URIs, a user name
 # from --tls-username; refusals (no donor, wrong export, plain text to
 # a TLS donor, a wrong key, TLS to a plain donor, several connections
@@ -14,7 +16,7 @@
 source "${srcdir:-$(dirname "$0")}/functions.sh"
 set -e -x
 
-requires "$NBDKIT" losetup findmnt fio blkid
+requires "$NBDKIT" losetup findmnt fio blkid nbdinfo
 requires_root
 [ -c /dev/fuse ] || skip "no /dev/fuse (modprobe fuse)"
 [ -c /dev/loop-control ] || skip "no loop devices (modprobe loop)"
@@ -157,6 +159,79 @@ echo "donor RSS after detach: $((after / 1024)) MiB"
 nothing_left
 ! kill -0 "$server" 2>/dev/null || fail "the FUSE server is still running"
 
+# --- two recipients on one donor: a region each ------------------------
+# Two attaches, each under a name of its own, swap at once at one
+# priority (the kernel takes turns); the workload verifies every byte,
+# and the donor holds what both swapped out.
+region_mib=256
+start_nbdkit pair -- size=$((2 * region_mib))M region=${region_mib}M mlock=true
+pair_pid=$(cat "$tmpdir/pair.pid")
+pair_base=$(status_kib "$pair_pid" RssAnon)
+"$attach" --mode=fuse --discard -p 5 --unix "$tmpdir/pair.sock"
+"$attach" --mode=fuse --discard -p 5 --unix "$tmpdir/pair.sock"
+cat /proc/swaps
+mapfile -t pair < <(awk '$1 ~ /^\/dev\/loop/ && $5 == 5 { print $1 }' /proc/swaps)
+[ "${#pair[@]}" -eq 2 ] || fail "two attaches to one donor: ${#pair[@]} swaps"
+"$attach" --status | tee "$tmpdir/status"
+grep -cE "^/dev/loop[0-9]+ +fuse +unix:$tmpdir/pair.sock +${region_mib}M .* connected$" \
+  "$tmpdir/status" | grep -qx 2 || fail "--status does not show both"
+# The regions' names: this host's and a token each, shortened.
+grep -E "^ +region $(hostname)-[0-9a-f]{8}\.\.\.; the donor had " "$tmpdir/status" |
+  sort -u | wc -l | grep -qx 2 || fail "--status does not name two regions"
+grep -qF "the donor had all $((2 * region_mib))M lent (2 regions of ${region_mib}M) when attached" \
+  "$tmpdir/status" || fail "--status does not show the donor's capacity"
+"$attach" --status --json > "$tmpdir/json"
+grep -qF "\"donor_capacity\": {\"size\": $((2 * region_mib << 20)), \"region\": $((region_mib << 20))" \
+  "$tmpdir/json" || fail "--json has no donor_capacity"
+# The records hold the names, which give access: root's alone.
+for d in "${pair[@]}"; do
+  [ "$(stat -c %a "$DRAM_RUNDIR/${d#/dev/}.state")" = 600 ] ||
+    fail "the record of $d is readable by others"
+done
+name0=$(sed -n 's/^export=//p' "$DRAM_RUNDIR/${pair[0]#/dev/}.state")
+name1=$(sed -n 's/^export=//p' "$DRAM_RUNDIR/${pair[1]#/dev/}.state")
+[ -n "$name0" ] && [ "$name0" != "$name1" ] || fail "two attaches, one region name"
+
+# The first one's name again: the swap probe refuses, and the first
+# attach is untouched.
+uuid0=$(blkid -p -s UUID -o value "${pair[0]}")
+expect 2 "region '$name0' of donor unix:$tmpdir/pair.sock already holds swap UUID $uuid0: another recipient's? choose another export or --force" \
+  --mode=fuse -e "$name0" --unix "$tmpdir/pair.sock"
+[ "$(grep -c "^/dev/loop" /proc/swaps)" -eq 2 ] || fail "the refused attach changed the swaps"
+[ "$(blkid -p -s UUID -o value "${pair[0]}")" = "$uuid0" ] ||
+  fail "the refused attach wrote over the first one's swap"
+
+make_memcg "dram-test-pair-$$" $limit_mib
+( for ((i = 0; i < 1200; i++)); do
+    echo "$(status_kib "$pair_pid" RssAnon) $(awk -v a="${pair[0]}" -v b="${pair[1]}" \
+      '$1 == a { ua = $4 } $1 == b { ub = $4 } END { print ua + 0, ub + 0 }' /proc/swaps)" || break
+    sleep 0.25
+  done ) > "$tmpdir/pair-rss" &
+sampler=$!
+on_exit "kill $sampler 2>/dev/null"
+run_in_memcg "$memverify" --procs 2 --mode both $((limit_mib * 3))
+kill $sampler
+read -r peak used0 used1 < <(sort -n "$tmpdir/pair-rss" | tail -1)
+max0=$(awk '{ print $2 }' "$tmpdir/pair-rss" | sort -n | tail -1)
+max1=$(awk '{ print $3 }' "$tmpdir/pair-rss" | sort -n | tail -1)
+echo "two recipients: swap used up to $max0 and $max1 KiB, donor peak RSS $(( (peak - pair_base) / 1024)) MiB"
+[ "$max0" -ge 16384 ] && [ "$max1" -ge 16384 ] ||
+  fail "the workload did not swap to both regions ($max0, $max1 KiB)"
+[ $((peak - pair_base)) -ge $(( (max0 + max1) * 3 / 4 )) ] ||
+  fail "the donor did not hold what both swapped out"
+# Detached, each region is trimmed whole and freed at once: the donor's
+# memory and its budget come back without waiting for the lease.
+"$attach" --detach "${pair[0]}"
+"$attach" --detach "${pair[1]}"
+nothing_left
+after=$(status_kib "$pair_pid" RssAnon)
+echo "donor RSS after both detached: $(( (after - pair_base) / 1024)) MiB above its baseline"
+[ $((after - pair_base)) -lt $((region_mib * 1024 / 100)) ] ||
+  fail "the donor kept $((after - pair_base)) KiB after both detached"
+nbdinfo --list "nbd+unix:///?socket=$tmpdir/pair.sock" |
+  grep -qF "free=$((2 * region_mib << 20)) regions=0)" ||
+  fail "the detached regions were not freed at once"
+stop_pidfile "$tmpdir/pair.pid"
 
 # --- the data path itself: large and small requests, several at once,
 # over 2 connections, then over TLS (which the server speaks itself) --

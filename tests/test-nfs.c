@@ -299,6 +299,7 @@ static const struct cmd cmds[] = {
   { { "d:/e", "--reconnect-timeout=3" },
     "--reconnect-timeout is not an option of --mode=nfs" },
   { { "-e", "x", "d:/e" }, "--export is not an option of --mode=nfs" },
+  { { "--force", "d:/e" }, "--force is not an option of --mode=nfs" },
   { { "--no-swap", "d:/e" }, "--no-swap is not an option of --mode=nfs" },
   { { "--tls-psk", "/k", "d:/e" }, "use the nbd or fuse mode for TLS" },
   { { "--mode=nfs", "--unix", "/s" }, "--unix is not an option" },

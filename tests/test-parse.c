@@ -11,6 +11,7 @@
 
 #include <check.h>
 
+#include "capacity.h"
 #include "meminfo.h"
 #include "parse.h"
 #include "unit.h"
@@ -220,6 +221,65 @@ START_TEST (duration_table)
 }
 END_TEST
 
+/* The donor's capacity: what capacity_describe writes reads back; what
+ * another server, an older dram or a lying one says does not.
+ */
+START_TEST (capacity_round_trip)
+{
+  struct capacity c = {
+    .size = UINT64_C (8) << 30, .region = UINT64_C (1) << 30,
+    .free_bytes = UINT64_C (3) << 30, .regions = 5,
+  }, back;
+  char desc[256], summary[128];
+
+  capacity_describe (&c, desc, sizeof desc);
+  ck_assert_str_eq (desc, "dram donor: 3G free of 8G in regions of 1G, 5 "
+                    "lent (size=8589934592 region=1073741824 "
+                    "free=3221225472 regions=5)");
+  ck_assert_int_eq (capacity_parse (desc, &back), 0);
+  ck_assert_uint_eq (back.size, c.size);
+  ck_assert_uint_eq (back.region, c.region);
+  ck_assert_uint_eq (back.free_bytes, c.free_bytes);
+  ck_assert_uint_eq (back.regions, c.regions);
+  ck_assert (capacity_fits (&c));
+  capacity_summary (&c, summary, sizeof summary);
+  ck_assert_str_eq (summary, "3G free of 8G (regions of 1G)");
+
+  c.free_bytes = 0;
+  c.regions = 8;
+  ck_assert (!capacity_fits (&c));
+  capacity_summary (&c, summary, sizeof summary);
+  ck_assert_str_eq (summary, "all 8G lent (8 regions of 1G)");
+  c.regions = 1;
+  c.size = c.region;
+  capacity_summary (&c, summary, sizeof summary);
+  ck_assert_str_eq (summary, "all 1G lent (1 region of 1G)");
+}
+END_TEST
+
+static const char *const bad_capacities[] = {
+  "dram region 0123456789abcdef0123456789abcdef",
+  "",
+  "dram donor: 1G free",
+  "dram donor: x (size=1 region=1 free=1)",
+  "dram donor: x (size=1 region=1 free=1 regions=1) trailing",
+  "dram donor: x (size=0 region=0 free=0 regions=0)",
+  "dram donor: x (size=4096 region=8192 free=0 regions=0)",
+  "dram donor: x (size=4096 region=4096 free=8192 regions=0)",
+  "dram donor: x (size=-1 region=4096 free=0 regions=0)",
+  "nbdkit memory (size=4096 region=4096 free=4096 regions=0)",
+};
+
+START_TEST (capacity_bad)
+{
+  struct capacity c = { .size = 7 };
+
+  ck_assert_int_eq (capacity_parse (bad_capacities[_i], &c), -1);
+  ck_assert_uint_eq (c.size, 7);
+  ck_assert_int_eq (capacity_parse (NULL, &c), -1);
+}
+END_TEST
+
 #define N(a) ((int) (sizeof a / sizeof a[0]))
 
 int
@@ -234,5 +294,7 @@ main (void)
   tcase_add_loop_test (tc, bool_table, 0, N (bools));
   tcase_add_loop_test (tc, duration_table, 0, N (durations));
   tcase_add_test (tc, meminfo_fake);
+  tcase_add_test (tc, capacity_round_trip);
+  tcase_add_loop_test (tc, capacity_bad, 0, N (bad_capacities));
   return run_tcase ("parse", tc);
 }

@@ -9,11 +9,14 @@
 # fallback and kernel TLS (sequential: under TCG a random round costs
 # minutes); the TLS proxy fallback with a workload of 3 times a cgroup
 # v2 memory limit (under global pressure the proxy is at risk, see
-# dram-attach(8)); the donor named by NBD URIs, and over IPv6.
+# dram-attach(8)); two attaches to one donor, a region each, with the
+# refusals of a third (no room) and of a fourth under the first one's
+# name (the swap probe); the donor named by NBD URIs, and over IPv6.
 # From the host: NETLINK_PORT and PLAIN_PORT (size=SWAP_MIB; the first
 # for the netlink phase alone), TLS_PORT (TLS-PSK with
 # /etc/dram/keys.psk), STRICT_PORT (only export "swap", size=STRICT_MIB),
-# SINGLE_PORT (no multi-conn), PLAIN6_PORT (on the host's ::1, which is
+# SINGLE_PORT (no multi-conn), PAIR_PORT (two regions of PAIR_MIB),
+# PLAIN6_PORT (on the host's ::1, which is
 # fec0::2 here), DEAD_PORT (nobody), WORK_MIB, CGROUP_MIB and
 # CGROUP_WORK_MIB (a cgroup's limit and workload), WORK_PROCS.
 
@@ -38,6 +41,8 @@ swap_field ()
   awk -v f="$1" '$1 == "/dev/nbd0" { print $f }' /proc/swaps
 }
 
+# A host name, which names dram-attach's regions (HOST-TOKEN).
+hostname dram-guest
 # Resident dram-attach processes report to syslog.
 syslogd -O /tmp/syslog
 dram-attach --version
@@ -61,8 +66,11 @@ if phase refusals; then
   expect 2 "Connection refused (is nbdkit running there?)" \
     dram-attach "$donor:$DEAD_PORT"
   nbd_nothing_left
-  expect 2 "server has no export named '': No such file or directory" \
+  # By default dram-attach asks for a region of its own, HOST-TOKEN.
+  expect 2 "server has no export named '$(hostname)-" \
     dram-attach "$donor:$STRICT_PORT"
+  grep -Eq "server has no export named '$(hostname)-[0-9a-f]{32}': No such file or directory" \
+    /tmp/err || fail "the default export is not HOST-TOKEN"
   grep -qF "(a donor on another machine refuses clients without TLS: use --tls-psk FILE with the donor's key; or check the export name)" \
     /tmp/err || fail "a missing export was not explained"
   nbd_nothing_left
@@ -191,6 +199,58 @@ if phase tlsproxy; then
   workload tlsproxy "$CGROUP_WORK_MIB" both "$cg"
   memcg_done
   dram-attach --detach /dev/nbd0
+  nbd_nothing_left
+fi
+
+# --- two attaches to one donor: a region each (PAIR_PORT lends two of
+# PAIR_MIB); a third is refused for want of room, a fourth under the
+# first one's name by the swap probe, and neither touches the first.
+# Both swap for a cgroup's workload, which verifies every byte. --------
+if phase regions; then
+  dram-attach -p 3 "$donor:$PAIR_PORT" /dev/nbd0 || fail "first attach"
+  dram-attach -p 3 "$donor:$PAIR_PORT" /dev/nbd1 || fail "second attach"
+  cat /proc/swaps
+  for d in nbd0 nbd1; do
+    [ "$(awk -v d=/dev/$d '$1 == d { print $3 }' /proc/swaps)" -eq $((PAIR_MIB * 1024 - 4)) ] ||
+      fail "/dev/$d is not swap of $PAIR_MIB MiB"
+  done
+  name0=$(sed -n 's/^export=//p' /run/dram/nbd0.state)
+  name1=$(sed -n 's/^export=//p' /run/dram/nbd1.state)
+  [ -n "$name0" ] && [ "$name0" != "$name1" ] || fail "two attaches, one region"
+  expect 2 "donor $donor:$PAIR_PORT: all $((2 * PAIR_MIB))M lent (2 regions of ${PAIR_MIB}M); nothing left for this recipient" \
+    dram-attach "$donor:$PAIR_PORT" /dev/nbd2
+  uuid0=$(blkid -p -s UUID -o value /dev/nbd0)
+  expect 2 "/dev/nbd2: region '$name0' of donor $donor:$PAIR_PORT already holds swap UUID $uuid0: another recipient's? choose another export or --force" \
+    dram-attach -e "$name0" "$donor:$PAIR_PORT" /dev/nbd2
+  [ ! -e /sys/block/nbd2/pid ] || fail "a refused attach left /dev/nbd2 connected"
+  [ "$(grep -c '^/dev/nbd' /proc/swaps)" -eq 2 ] || fail "the refusals changed the swaps"
+  [ "$(blkid -p -s UUID -o value /dev/nbd0)" = "$uuid0" ] ||
+    fail "a refused attach wrote over the first one's swap"
+  dram-attach --status | tee /tmp/status
+  [ "$(grep -cE "^ +region $(hostname)-[0-9a-f]{8}\.\.\.; the donor had " /tmp/status)" -eq 2 ] ||
+    fail "--status does not name both regions"
+  # Both take swap: sampled while the workload runs.
+  ( i=0
+    while [ $i -lt 2400 ] && [ ! -e /tmp/pair.done ]; do
+      awk '$1 == "/dev/nbd0" { a = $4 } $1 == "/dev/nbd1" { b = $4 }
+           END { print a + 0, b + 0 }' /proc/swaps
+      i=$((i + 1))
+      sleep 0.25
+    done ) > /tmp/pair.used &
+  sampler=$!
+  memcg regions "$CGROUP_MIB"
+  workload regions "$CGROUP_WORK_MIB" seq "$cg"
+  memcg_done
+  touch /tmp/pair.done
+  wait $sampler
+  max0=$(awk '{ print $1 }' /tmp/pair.used | sort -n | tail -1)
+  max1=$(awk '{ print $2 }' /tmp/pair.used | sort -n | tail -1)
+  echo "RESULT phase=regions used0_kib=$max0 used1_kib=$max1"
+  [ "$max0" -gt 1024 ] && [ "$max1" -gt 1024 ] ||
+    fail "the workload did not swap to both regions ($max0, $max1 KiB)"
+  # Detached, each region is trimmed whole, so the donor frees it at
+  # once (the host checks).
+  dram-attach --detach all
   nbd_nothing_left
 fi
 

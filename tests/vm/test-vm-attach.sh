@@ -10,7 +10,7 @@ set -e -x
 
 . "$(dirname "$0")/vm-functions.sh"
 
-vm_requires qemu-system-x86_64 nbdkit busybox cpio gzip depmod blkid
+vm_requires qemu-system-x86_64 nbdkit nbdinfo busybox cpio gzip depmod blkid
 vm_require_kernel
 [ "$(vm_kernel_config BLK_DEV_NBD)" != n ] ||
   vm_skip "kernel $VM_KERNEL_VERSION has no NBD driver"
@@ -46,6 +46,9 @@ tls_port=$VM_NBD_PORT
 vm_start_nbdkit --filter=exportname "$plugin" size=64M exportname=swap \
   exportname-strict=true
 strict_port=$VM_NBD_PORT
+pair_mib=128
+vm_start_nbdkit "$plugin" size=$((2 * pair_mib))M region=${pair_mib}M
+pair_port=$VM_NBD_PORT
 dead_port=$(vm_free_port)
 
 # The netlink phase's donor's RSS, sampled while the guest runs
@@ -72,7 +75,7 @@ vm_build_initramfs -L -o "$VM_WORKDIR/initrd.gz" \
   -f "$psk:/etc/dram/keys.psk" -f "$VM_WORKDIR/wrong.psk:/etc/dram/wrong.psk" \
   -e NETLINK_PORT="$netlink_port" -e PLAIN_PORT="$plain_port" \
   -e PLAIN6_PORT="$plain6_port" -e SINGLE_PORT="$single_port" \
-  -e TLS_PORT="$tls_port" \
+  -e TLS_PORT="$tls_port" -e PAIR_PORT="$pair_port" -e PAIR_MIB="$pair_mib" \
   -e STRICT_PORT="$strict_port" -e DEAD_PORT="$dead_port" \
   -e SWAP_MIB="$swap_mib" -e STRICT_MIB=64 \
   -e WORK_MIB="$work_mib" -e CGROUP_MIB="$cgroup_mib" \
@@ -99,6 +102,13 @@ if vm_ran netlink; then
   [ "$after_kib" -lt $((peak_kib / 4)) ] ||
     vm_fail "--discard: the donor kept $((after_kib / 1024)) MiB after the guest freed its swap" ||
     exit 1
+fi
+if vm_ran regions; then
+  # --detach trimmed both regions whole: the donor freed them at once,
+  # not at the end of their lease.
+  nbdinfo --list "nbd://127.0.0.1:$pair_port/" | tee "$VM_WORKDIR/list"
+  grep -qF "free=$((2 * pair_mib << 20)) regions=0)" "$VM_WORKDIR/list" ||
+    vm_fail "the detached regions were not freed at once" || exit 1
 fi
 for p in tlsproxy ipv6; do
   vm_ran "${p/ipv6/uris}" || continue
