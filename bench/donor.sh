@@ -194,10 +194,10 @@ for ((r = 1; r <= repeat; r++)); do
     for ((k = 0; k < 2; k++)); do
       if (( (k + r) % 2 == 0 )); then
         v=$(fio_run dram-malloc "$rw" "$rw" 4k 32 4)
-        echo "regions $rw one $v" >> "$work/results"
+        echo "regions $rw one $r $v" >> "$work/results"
       else
         v=$(fio_regions "$rw")
-        echo "regions $rw four $v" >> "$work/results"
+        echo "regions $rw four $r $v" >> "$work/results"
       fi
       echo "  run $r: $rw 4k QD32, $([ $(( (k + r) % 2 )) = 0 ] && echo "1 region x4" || echo "4 regions"): $v" >&2
     done
@@ -238,6 +238,7 @@ cpu = defaultdict(list)
 regions = defaultdict(list)
 regions_cpu = defaultdict(list)
 regions_rss = None
+paired = defaultdict(dict)
 rss = {}
 for line in open(sys.argv[1]):
     f = line.split()
@@ -245,8 +246,9 @@ for line in open(sys.argv[1]):
         rss[f[1]] = (float(f[2]), float(f[3]))
         continue
     if f[0] == "regions":
-        regions[(f[1], f[2])].append(float(f[3]))
-        regions_cpu[(f[1], f[2])].append(float(f[4]))
+        regions[(f[1], f[2])].append(float(f[4]))
+        regions_cpu[(f[1], f[2])].append(float(f[5]))
+        paired[(f[1], int(f[3]))][f[2]] = float(f[4])
         continue
     if f[0] == "regions-rss":
         regions_rss = f[1:]
@@ -320,18 +322,23 @@ if regions:
     print(f"One donor, 4 recipients: 4 clients on 4 regions of {size_mib / 4:,.0f} "
           f"MiB (one connection each) beside 4 connections to 1 region of "
           f"{size_mib:,.0f} MiB, 4K random, QD32 each, malloc backing, medians "
-          f"of {len(next(iter(regions.values())))} runs in the same run; the "
+          f"of {len(next(iter(regions.values())))} runs in the same run, the "
+          f"two adjacent in each run (each run's ratio pairs them); the "
           f"target is 4 regions >= 0.95 x 1 region.")
     print()
     print("| job | 1 region x4 (IOPS) | 4 regions (IOPS) | 4 regions / 1 region "
-          "| CPU us/IO, 1 region | CPU us/IO, 4 regions |")
-    print("|---|---:|---:|---:|---:|---:|")
+          "| median of each run's ratio | CPU us/IO, 1 region "
+          "| CPU us/IO, 4 regions |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for rw in ("randread", "randwrite"):
         if (rw, "one") not in regions:
             continue
         one = statistics.median(regions[(rw, "one")])
         four = statistics.median(regions[(rw, "four")])
+        ratios = [v["four"] / v["one"] for (j, _), v in paired.items()
+                  if j == rw and len(v) == 2]
         print(f"| {rw} 4k QD32 | {one:,.0f} | {four:,.0f} | {four / one:.2f} "
+              f"| {statistics.median(ratios):.2f} "
               f"| {statistics.median(regions_cpu[(rw, 'one')]):.1f} "
               f"| {statistics.median(regions_cpu[(rw, 'four')]):.1f} |")
 if regions_rss:

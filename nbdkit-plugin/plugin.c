@@ -231,7 +231,8 @@ dram_get_size (void *handle)
 }
 
 /* What a newcomer needs, and nothing of other recipients: NBD_OPT_LIST
- * shows the default export alone, described by the donor's capacity.
+ * shows the default export alone, described by the donor's capacity;
+ * to a client it would refuse, nothing at all.
  */
 static int
 dram_list_exports (int readonly, int is_tls, struct nbdkit_exports *exports)
@@ -239,6 +240,8 @@ dram_list_exports (int readonly, int is_tls, struct nbdkit_exports *exports)
   struct capacity c = { .size = params.size, .region = params.region };
   char description[256];
 
+  if (check_peer () == -1)
+    return -1;
   table_capacity (&table, &c.free_bytes, &c.regions);
   capacity_describe (&c, description, sizeof description);
   return nbdkit_add_export (exports, "", description);

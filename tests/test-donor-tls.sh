@@ -45,6 +45,10 @@ for addr in 192.0.2.1 '[2001:db8::1]'; do
   rc=0
   in_ns nbdinfo "nbd://$addr:$port" || rc=$?
   test "$rc" -ne 0
+  # Not even the donor's capacity.
+  in_ns nbdinfo --list "nbd://$addr:$port" > "$tmpdir/list" 2>&1 || :
+  ! grep -q "dram donor:" "$tmpdir/list" ||
+    fail "NBD_OPT_LIST described the donor to a client it refuses"
 done
 sleep 0.5
 cat "$tmpdir/log"
