@@ -64,13 +64,6 @@ extern int donor_connect (const struct options *opts, struct donor *d);
 extern int donor_capacity (const struct options *o, const struct donor *d,
                            int timeout, struct capacity *c);
 
-/* Reconnecting: the first retry, the longest pause between tries
- * (the pause doubles from the first), and one try at most.
- */
-#define RECONNECT_FIRST_RETRY_MS 250
-#define RECONNECT_MAX_RETRY_MS 2000
-#define RECONNECT_ATTEMPT_MS 10000
-
 /* How long to try to reconnect when a connection is lost: OPTS's
  * --reconnect-timeout, or 0 (with a warning) when the donor does not
  * name its region, since then nobody could tell whether its data

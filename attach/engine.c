@@ -34,8 +34,8 @@
 #include <unistd.h>
 #include <sys/eventfd.h>
 
+#include "backoff.h"
 #include "clock.h"
-#include "donor.h"
 #include "engine.h"
 #include "link.h"
 #include "nbdproto.h"
@@ -260,13 +260,13 @@ static void
 pause_ms (struct engine_conn *c, int64_t ms)
 {
   struct pollfd pfd = { .fd = c->wake, .events = POLLIN };
-  int64_t end = monotonic_ms () + ms;
+  int64_t end = c->rc.now () + ms;
   uint64_t v;
 
   while (!atomic_load (&c->stopping) && ms > 0) {
     if (poll (&pfd, 1, ms) == 1 && read (c->wake, &v, sizeof v) == -1)
       break;
-    ms = end - monotonic_ms ();
+    ms = end - c->rc.now ();
   }
 }
 
@@ -277,12 +277,11 @@ pause_ms (struct engine_conn *c, int64_t ms)
 static void
 reconnect (struct engine_conn *c)
 {
-  int64_t start = monotonic_ms (), end = start + c->rc.give_up * INT64_C (1000);
-  int64_t delay = RECONNECT_FIRST_RETRY_MS, left;
+  struct backoff b;
   struct link *l;
-  unsigned attempts = 0;
   char why[600], msg[800];
   bool lost;
+  int timeout;
 
   /* Nobody else may be inside the old link when it is closed. */
   while (atomic_load (&c->issuers) > 0)
@@ -290,28 +289,24 @@ reconnect (struct engine_conn *c)
   c->link->ops->close (c->link);
   c->link = NULL;
 
+  backoff_start (&b, c->rc.now, c->rc.give_up);
   for (;;) {
     if (atomic_load (&c->stopping)) {
       give_up (c, "stopped while reconnecting to the donor");
       return;
     }
-    left = end - monotonic_ms ();
-    if (left <= 0) {
-      snprintf (msg, sizeof msg, "gave up reconnecting to the donor after "
-                "%u s (%u attempts): %s", c->rc.give_up, attempts,
-                attempts ? why : c->lost_why);
+    timeout = backoff_attempt (&b, why, c->lost_why, msg, sizeof msg);
+    if (timeout == -1) {
       give_up (c, msg);
       return;
     }
-    attempts++;
-    l = c->rc.connect (c->rc.opaque, left < RECONNECT_ATTEMPT_MS ? left : RECONNECT_ATTEMPT_MS,
-                       &lost, why, sizeof why);
+    l = c->rc.connect (c->rc.opaque, timeout, &lost, why, sizeof why);
     if (l) {
       c->link = l;
       c->lost_why[0] = '\0';
       atomic_store (&c->state, UP);
-      dram_error ("reconnected to the donor after %.1f s (%u attempts)",
-                  (monotonic_ms () - start) / 1000.0, attempts);
+      backoff_done (&b, msg, sizeof msg);
+      dram_error ("%s", msg);
       health_back (c->rc.health);
       flush_parked (c);
       return;
@@ -321,9 +316,7 @@ reconnect (struct engine_conn *c)
       return;
     }
     dram_debug ("reconnecting: %s", why);
-    left = end - monotonic_ms ();
-    pause_ms (c, delay < left ? delay : left);
-    delay = delay * 2 < RECONNECT_MAX_RETRY_MS ? delay * 2 : RECONNECT_MAX_RETRY_MS;
+    pause_ms (c, backoff_failed (&b));
   }
 }
 
@@ -410,6 +403,8 @@ engine_start (struct link *l, const struct engine_source *src,
     c->rc = *rc;
     c->has_rc = rc->give_up > 0;
   }
+  if (c->rc.now == NULL)
+    c->rc.now = monotonic_ms;
   c->wake = eventfd (0, EFD_CLOEXEC);
   if (c->wake == -1) {
     dram_error ("eventfd: %m");

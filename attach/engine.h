@@ -33,7 +33,8 @@ struct engine_req {
  * (trying again is pointless).  Requests in flight when the connection
  * died, and new ones, wait and are sent again on the new connection,
  * for at most GIVE_UP seconds; after that, or when the region is lost,
- * they fail with EIO, and so does every later request.
+ * they fail with EIO, and so does every later request.  NOW is the
+ * clock of the deadline and the pauses (NULL: monotonic_ms).
  */
 struct engine_reconnect {
   struct link *(*connect) (void *opaque, int timeout_ms, bool *lost,
@@ -41,6 +42,7 @@ struct engine_reconnect {
   void *opaque;
   unsigned give_up;             /* seconds */
   struct health *health;        /* may be NULL */
+  int64_t (*now) (void);
 };
 
 /* Something else the loop polls besides the donor: the TLS proxy's

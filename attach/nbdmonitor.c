@@ -28,6 +28,7 @@
 
 #include <libnbd.h>
 
+#include "backoff.h"
 #include "clock.h"
 #include "device.h"
 #include "health.h"
@@ -194,31 +195,25 @@ give_up (struct monitor *m, const char *why)
 static int
 recover (struct monitor *m)
 {
-  int64_t start = monotonic_ms (), end = start + m->give_up * INT64_C (1000);
-  int64_t delay = RECONNECT_FIRST_RETRY_MS, left;
-  unsigned attempts = 0;
+  struct backoff b;
   char why[600] = "", msg[800];
   unsigned i;
   bool lost;
-  int fd, r;
+  int fd, r, timeout;
 
   if (m->give_up == 0) {
     /* No way back: the queued requests fail now. */
     give_up (m, m->lost_why);
     return -1;
   }
+  backoff_start (&b, monotonic_ms, m->give_up);
   while (m->dead > 0) {
-    left = end - monotonic_ms ();
-    if (left <= 0) {
-      snprintf (msg, sizeof msg, "gave up reconnecting to the donor after "
-                "%u s (%u attempts): %s", m->give_up, attempts,
-                attempts ? why : m->lost_why);
+    timeout = backoff_attempt (&b, why, m->lost_why, msg, sizeof msg);
+    if (timeout == -1) {
       give_up (m, msg);
       return -1;
     }
-    attempts++;
-    fd = new_socket (m, left < RECONNECT_ATTEMPT_MS ? left : RECONNECT_ATTEMPT_MS, &lost, why,
-                     sizeof why);
+    fd = new_socket (m, timeout, &lost, why, sizeof why);
     if (fd >= 0) {
       r = nbd_netlink_reconfigure (m->index, m->backend, &fd, 1);
       if (r != 0) {
@@ -226,8 +221,7 @@ recover (struct monitor *m)
         close (fd);
         snprintf (why, sizeof why, "the kernel did not take the new "
                   "connection");
-        left = end - monotonic_ms ();
-        if (pause_ms (m, delay < left ? delay : left) == -1)
+        if (pause_ms (m, backoff_pause (&b)) == -1)
           return -1;
         continue;
       }
@@ -238,15 +232,11 @@ recover (struct monitor *m)
       m->sock[i] = fd;
       m->is_dead[i] = false;
       m->dead--;
-      dram_error ("/dev/nbd%d: reconnected to the donor after %.1f s "
-                  "(%u attempts)", m->index, (monotonic_ms () - start) / 1000.0,
-                  attempts);
+      backoff_done (&b, msg, sizeof msg);
+      dram_error ("/dev/nbd%d: %s", m->index, msg);
       health_back (m->health);
       /* The next dead one, if any, has its own time. */
-      start = monotonic_ms ();
-      end = start + m->give_up * INT64_C (1000);
-      delay = RECONNECT_FIRST_RETRY_MS;
-      attempts = 0;
+      backoff_start (&b, monotonic_ms, m->give_up);
       continue;
     }
     if (lost) {
@@ -254,10 +244,8 @@ recover (struct monitor *m)
       return -1;
     }
     dram_debug ("reconnecting: %s", why);
-    left = end - monotonic_ms ();
-    if (pause_ms (m, delay < left ? delay : left) == -1)
+    if (pause_ms (m, backoff_failed (&b)) == -1)
       return -1;
-    delay = delay * 2 < RECONNECT_MAX_RETRY_MS ? delay * 2 : RECONNECT_MAX_RETRY_MS;
   }
   return 0;
 }
