@@ -117,6 +117,18 @@ device_busy (const char *dev)
 }
 
 int
+device_check_free (const char *dev, bool taken, const char *how)
+{
+  if (device_busy (dev) == -1)
+    return -1;
+  if (taken) {
+    dram_error ("%s is busy: it is already %s", dev, how);
+    return -1;
+  }
+  return 0;
+}
+
+int
 device_check_unused (const char *dev, int index)
 {
   if (!sysfs_exists (index, "")) {
@@ -124,13 +136,8 @@ device_check_unused (const char *dev, int index)
                 "/dev/nbd0 to /dev/nbdN-1 for its nbds_max=N)", dev);
     return -1;
   }
-  if (device_busy (dev) == -1)
-    return -1;
-  if (nbd_connected (index)) {
-    dram_error ("%s is busy: it is already connected to a server", dev);
-    return -1;
-  }
-  return 0;
+  return device_check_free (dev, nbd_connected (index),
+                            "connected to a server");
 }
 
 int

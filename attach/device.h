@@ -26,6 +26,12 @@ extern bool nbd_connected (int index);
 /* Refuses (with the reason) a device that is swap or mounted. */
 extern int device_busy (const char *dev);
 
+/* Refuses (with the reason) a device that is swap or mounted, or
+ * TAKEN: already HOW ("connected to a server").
+ */
+extern int device_check_free (const char *dev, bool taken,
+                              const char *how);
+
 /* Refuses (with the reason) an NBD device that is missing, swap,
  * mounted, or connected.
  */

@@ -174,11 +174,16 @@ set_line (struct libmnt_fs *fs, const struct fstab_entry *e)
   return 0;
 }
 
-int
-fstab_add (const char *path, const struct fstab_entry *e, size_t n)
+/* Loads PATH, lets CHANGE edit the table for each of the N entries
+ * (setting *CHANGED when it did), and writes the file back if anything
+ * changed.
+ */
+static int
+edit (const char *path, const struct fstab_entry *e, size_t n,
+      int (*change) (struct libmnt_table *, const struct fstab_entry *,
+                     bool *))
 {
   struct libmnt_table *tb;
-  struct libmnt_fs *fs;
   bool exists, changed = false;
   size_t i;
   int r = -1;
@@ -186,53 +191,66 @@ fstab_add (const char *path, const struct fstab_entry *e, size_t n)
   tb = load (path, &exists);
   if (tb == NULL)
     return -1;
-  for (i = 0; i < n; i++) {
-    fs = find (tb, e[i].source, e[i].target);
-    if (fs) {
-      if (same (mnt_fs_get_fstype (fs), e[i].fstype) &&
-          same (mnt_fs_get_options (fs), e[i].options))
-        continue;
-      if (set_line (fs, &e[i]) == -1)
-        goto out;
-    }
-    else {
-      fs = mnt_new_fs ();
-      if (fs == NULL || mnt_fs_set_source (fs, e[i].source) != 0 ||
-          mnt_fs_set_target (fs, e[i].target) != 0 ||
-          set_line (fs, &e[i]) == -1 || mnt_table_add_fs (tb, fs) != 0) {
-        dram_error ("libmount: cannot add a line for %s", e[i].source);
-        mnt_unref_fs (fs);
-        goto out;
-      }
-      mnt_unref_fs (fs);        /* the table holds it */
-    }
-    changed = true;
-  }
+  for (i = 0; i < n; i++)
+    if (change (tb, &e[i], &changed) == -1)
+      goto out;
   r = changed ? save (tb, path) : 0;
  out:
   mnt_unref_table (tb);
   return r;
 }
 
+/* E's line: the one with its source and target, or a new one. */
+static int
+add_line (struct libmnt_table *tb, const struct fstab_entry *e,
+          bool *changed)
+{
+  struct libmnt_fs *fs = find (tb, e->source, e->target);
+
+  if (fs) {
+    if (same (mnt_fs_get_fstype (fs), e->fstype) &&
+        same (mnt_fs_get_options (fs), e->options))
+      return 0;
+    if (set_line (fs, e) == -1)
+      return -1;
+  }
+  else {
+    fs = mnt_new_fs ();
+    if (fs == NULL || mnt_fs_set_source (fs, e->source) != 0 ||
+        mnt_fs_set_target (fs, e->target) != 0 ||
+        set_line (fs, e) == -1 || mnt_table_add_fs (tb, fs) != 0) {
+      dram_error ("libmount: cannot add a line for %s", e->source);
+      mnt_unref_fs (fs);
+      return -1;
+    }
+    mnt_unref_fs (fs);          /* the table holds it */
+  }
+  *changed = true;
+  return 0;
+}
+
+/* Every line with E's source and target. */
+static int
+remove_lines (struct libmnt_table *tb, const struct fstab_entry *e,
+              bool *changed)
+{
+  struct libmnt_fs *fs;
+
+  while ((fs = find (tb, e->source, e->target)) != NULL) {
+    mnt_table_remove_fs (tb, fs);
+    *changed = true;
+  }
+  return 0;
+}
+
+int
+fstab_add (const char *path, const struct fstab_entry *e, size_t n)
+{
+  return edit (path, e, n, add_line);
+}
+
 int
 fstab_remove (const char *path, const struct fstab_entry *e, size_t n)
 {
-  struct libmnt_table *tb;
-  struct libmnt_fs *fs;
-  bool exists, changed = false;
-  size_t i;
-  int r;
-
-  tb = load (path, &exists);
-  if (tb == NULL)
-    return -1;
-  for (i = 0; i < n; i++) {
-    while ((fs = find (tb, e[i].source, e[i].target)) != NULL) {
-      mnt_table_remove_fs (tb, fs);
-      changed = true;
-    }
-  }
-  r = changed ? save (tb, path) : 0;
-  mnt_unref_table (tb);
-  return r;
+  return edit (path, e, n, remove_lines);
 }

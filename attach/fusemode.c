@@ -14,10 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-
-#include <libmount.h>
 
 #include "attach.h"
 #include "donor.h"
@@ -25,6 +22,7 @@
 #include "fusetree.h"
 #include "loop.h"
 #include "modes.h"
+#include "mount.h"
 #include "report.h"
 #include "resident.h"
 #include "state.h"
@@ -58,32 +56,6 @@ check_machine (char *fusedir, size_t len)
     return -1;
   }
   return 0;
-}
-
-static bool
-mounted (const char *mountpoint)
-{
-  struct libmnt_table *tb = mnt_new_table_from_file ("/proc/self/mountinfo");
-  bool r = tb && mnt_table_find_target (tb, mountpoint, MNT_ITER_BACKWARD);
-
-  mnt_unref_table (tb);
-  return r;
-}
-
-/* Unmounts even when the server is gone ("Transport endpoint is not
- * connected"): lazily, if it must.
- */
-static int
-unmount (const char *mountpoint)
-{
-  if (!mounted (mountpoint))
-    return 0;
-  if (umount2 (mountpoint, 0) == 0)
-    return 0;
-  if (umount2 (mountpoint, MNT_DETACH) == 0 || errno == EINVAL)
-    return 0;                   /* EINVAL: the server unmounted it */
-  dram_error ("umount %s: %m", mountpoint);
-  return -1;
 }
 
 /* The resident FUSE server: never returns. */

@@ -89,13 +89,7 @@ loop_check_unused (const char *dev)
     dram_error ("%s is not a loop device (expected /dev/loopN)", dev);
     return -1;
   }
-  if (device_busy (dev) == -1)
-    return -1;
-  if (loop_attached (dev)) {
-    dram_error ("%s is busy: it is already attached to a file", dev);
-    return -1;
-  }
-  return 0;
+  return device_check_free (dev, loop_attached (dev), "attached to a file");
 }
 
 int

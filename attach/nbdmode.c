@@ -269,7 +269,7 @@ detach_nbd (const struct attach_state *st)
 
   if (index == -1)
     return -1;
-  stop_helper (st->monitor_pid);
+  /* The monitor was stopped before swapoff, with the other modes'. */
   if (nbd_connected (index) &&
       disconnect (index, st->handover, st->doit_pid, st->pid, 0) == -1)
     return -1;

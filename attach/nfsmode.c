@@ -36,6 +36,7 @@
 #include "fstab.h"
 #include "human.h"
 #include "modes.h"
+#include "mount.h"
 #include "nfsopts.h"
 #include "report.h"
 #include "state.h"
@@ -148,28 +149,6 @@ check_nfs_swap (void)
   dram_error ("this kernel cannot swap over NFS (CONFIG_NFS_SWAP is not "
               "set in %s): use --mode=nbd or --mode=fuse", where);
   return -1;
-}
-
-/* The entry of /proc/self/mountinfo mounted on TARGET, into *TB (to
- * unref), or NULL.
- */
-static struct libmnt_fs *
-find_mount (const char *target, struct libmnt_table **tb)
-{
-  *tb = mnt_new_table_from_file ("/proc/self/mountinfo");
-  if (*tb == NULL)
-    return NULL;
-  return mnt_table_find_target (*tb, target, MNT_ITER_BACKWARD);
-}
-
-static bool
-mounted (const char *target)
-{
-  struct libmnt_table *tb;
-  bool r = find_mount (target, &tb) != NULL;
-
-  mnt_unref_table (tb);
-  return r;
 }
 
 /* The private mountpoint of the export, and that nobody uses it. */
@@ -444,7 +423,7 @@ static void
 mounted_version (const char *target, char *buf, size_t len)
 {
   struct libmnt_table *tb;
-  struct libmnt_fs *fs = find_mount (target, &tb);
+  struct libmnt_fs *fs = mount_find (target, &tb);
   char *val = NULL;
   size_t vlen = 0;
 
@@ -452,18 +431,6 @@ mounted_version (const char *target, char *buf, size_t len)
   if (fs && mnt_fs_get_option (fs, "vers", &val, &vlen) == 0 && val)
     snprintf (buf, len, "nfs%.*s", (int) vlen, val);
   mnt_unref_table (tb);
-}
-
-static int
-unmount (const char *mountpoint)
-{
-  if (!mounted (mountpoint))
-    return 0;
-  if (umount2 (mountpoint, 0) == -1) {
-    dram_error ("umount %s: %m", mountpoint);
-    return -1;
-  }
-  return 0;
 }
 
 /* The swap file's size: SIZE, or the free space less a margin for the

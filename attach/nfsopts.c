@@ -14,6 +14,7 @@
 
 #include "nfsopts.h"
 #include "parse.h"
+#include "port.h"
 #include "report.h"
 
 #define MAX_EXPORT 1024         /* NFS4_MAXPATHLEN is 4096; mount.nfs 1024 */
@@ -73,26 +74,6 @@ check_host (const char *whole, const char *host, bool bracketed)
     dram_error ("'%s': only an IPv6 address goes in brackets", whole);
     return -1;
   }
-  return 0;
-}
-
-static int
-check_port (const char *whole, const char *str, size_t len, unsigned *port)
-{
-  char buf[16];
-  uint64_t v;
-
-  if (len == 0 || len >= sizeof buf) {
-    dram_error ("'%s': the port must be a number from 1 to 65535", whole);
-    return -1;
-  }
-  memcpy (buf, str, len);
-  buf[len] = '\0';
-  if (parse_uint ("port", buf, 1, 65535, &v) == -1) {
-    dram_error ("'%s': the port must be a number from 1 to 65535", whole);
-    return -1;
-  }
-  *port = v;
   return 0;
 }
 
@@ -164,7 +145,7 @@ parse_authority (const char *whole, const char *str, size_t len,
   }
   if (check_host (whole, t->host, bracketed) == -1)
     return -1;
-  if (colon && check_port (whole, colon + 1, end - colon - 1, &t->port) == -1)
+  if (colon && port_parse (whole, colon + 1, end - colon - 1, &t->port) == -1)
     return -1;
   return 0;
 }

@@ -13,6 +13,7 @@
 
 #include "options.h"
 #include "parse.h"
+#include "port.h"
 #include "report.h"
 
 static const char *const mode_names[] = {
@@ -53,16 +54,13 @@ set_str (char **dst, const char *src)
   return 0;
 }
 
+/* The port T holds, checked, with STR as the user wrote it. */
 static int
-check_port (const char *port, const char *whole)
+check_port (const struct target *t, const char *str)
 {
-  uint64_t v;
+  unsigned port;
 
-  if (parse_uint ("port", port, 1, 65535, &v) == -1) {
-    dram_error ("'%s': the port must be a number from 1 to 65535", whole);
-    return -1;
-  }
-  return 0;
+  return port_parse (str, t->port, strlen (t->port), &port);
 }
 
 /* nbd://, nbds://, nbd+unix://, nbds+unix:// (libnbd connects).  The
@@ -144,7 +142,7 @@ parse_uri (const char *str, struct target *t)
     dram_error ("strndup: %m");
     return -1;
   }
-  return check_port (t->port, str);
+  return check_port (t, str);
 }
 
 int
@@ -195,7 +193,7 @@ target_parse (const char *str, struct target *t)
     dram_error ("strdup: %m");
     return -1;
   }
-  return check_port (t->port, str);
+  return check_port (t, str);
 }
 
 void

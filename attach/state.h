@@ -17,9 +17,11 @@ struct attach_state {
   char export_name[1100];       /* the region's name: a capability */
   uint64_t size;
   unsigned connections;
-  char handover[16];            /* netlink, ioctl */
-  char tls[8];                  /* "", kernel or proxy */
-  pid_t pid;                    /* resident proxy (TLS), 0 if none */
+  char handover[16];            /* nbd: netlink, ioctl; fuse: fuse;
+                                   nfs: the version, nfs4.2 */
+  char tls[8];                  /* "", nbd: kernel or proxy; fuse: fuse */
+  pid_t pid;                    /* nbd: resident proxy (TLS), 0 if none;
+                                   fuse: the resident FUSE server */
   pid_t doit_pid;               /* resident NBD_DO_IT child, 0 if none */
   pid_t monitor_pid;            /* nbd: resident reconnecting monitor, 0 if none */
   bool swap;
