@@ -4,11 +4,8 @@
 
 #include <stdbool.h>
 
+#include "exitcode.h"
 #include "options.h"
-
-/* dram-attach's exit statuses. */
-#define EXIT_USAGE 1            /* bad usage: nothing was done */
-#define EXIT_REFUSED 2          /* the donor or the kernel refused */
 
 /* Each returns the exit status. */
 extern int attach_run (struct options *opts);

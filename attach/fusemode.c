@@ -16,7 +16,6 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include "attach.h"
 #include "donor.h"
 #include "fuseserver.h"
 #include "fusetree.h"
@@ -162,6 +161,21 @@ attach_fuse (const struct options *o)
  out_close:
   donor_close (&d);
   return EXIT_REFUSED;
+}
+
+/* A hole punched in the FUSE file (the loop device over it is gone
+ * with swapoff), which the FUSE server sends on as trims.
+ */
+void
+fusemode_trim_file (const struct attach_state *st, char *buf, size_t len)
+{
+  snprintf (buf, len, "%s/" FUSE_TREE_FILE, st->mountpoint);
+}
+
+int
+fusemode_trim (int fd, uint64_t size)
+{
+  return fallocate (fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, size);
 }
 
 int

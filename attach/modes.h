@@ -1,46 +1,74 @@
 /* dram — SPDX-License-Identifier: BSD-3-Clause */
-/* Between attach.c, which does what every front-end does, and the
- * front-ends (nbdmode.c, fusemode.c, nfsmode.c).
+/* The front-ends (nbdmode.c, fusemode.c, nfsmode.c), which attach.c
+ * runs, and the shared pieces they use (which know no front-end).
  */
 #ifndef DRAM_MODES_H
 #define DRAM_MODES_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "donor.h"
+#include "exitcode.h"
+#include "helper.h"
+#include "makeswap.h"
 #include "options.h"
+#include "record.h"
 #include "state.h"
 
-#define CONNECT_WAIT 10         /* seconds for a device to come up */
-
-/* attach.c */
-extern void stop_helper (pid_t pid);
-/* Waits for the helper PID (WHAT, for messages) to write a byte to FD,
- * saying it serves, or to die.  Returns 0, or -1 after reporting.
+/* A front-end, as attach.c runs it: it never calls back into
+ * attach.c.  Every operation but ATTACH, DETACH and STATE may be NULL.
  */
-extern int wait_helper_ready (int fd, pid_t pid, const char *what);
-/* donor_connect, refusing a read-only export when swap is wanted. */
-extern int connect_donor (const struct options *o, struct donor *d);
-extern int make_swap (const struct options *o, struct attach_state *st);
-extern void print_attached (const struct attach_state *st);
-/* The record's fields that every front-end fills the same way. */
-extern void fill_state (struct attach_state *st, const char *mode,
-                        const struct options *o, const struct donor *d);
+struct attach_mode {
+  const char *name;             /* --mode=NAME, and the record's mode */
+  enum mode mode;
+  bool automatic;               /* one that --mode=auto may pick */
+  bool region;                  /* a region of its own on an NBD donor */
+  /* Whether it can run on this machine; when not, says why (ASKED:
+   * --mode=NAME; otherwise --mode=auto goes on to the next).
+   */
+  bool (*available) (bool asked);
+  /* Returns dram-attach's exit status. */
+  int (*attach) (const struct options *o);
+  /* Before swapoff: stops what would reconnect the device. */
+  void (*quiesce) (const struct attach_state *st);
+  /* Gives the whole region back to the donor: TRIM_FILE names what
+   * to open, TRIM gives SIZE bytes of it back (-1 with errno).
+   */
+  void (*trim_file) (const struct attach_state *st, char *buf, size_t len);
+  int (*trim) (int fd, uint64_t size);
+  /* Undoes all but the swap (already off) and the record, returning 0
+   * or -1 after reporting.
+   */
+  int (*detach) (const struct attach_state *st);
+  /* The connection as the front-end sees it, for --status. */
+  const char *(*state) (const struct attach_state *st);
+  /* Whether WHAT, given to --detach, names ST's attach. */
+  bool (*known_as) (const struct attach_state *st, const char *what);
+};
 
-/* Each front-end: attach returns dram-attach's exit status; detach
- * undoes all but the swap (already off) and the record, returning 0 or
- * -1 after reporting.
- */
+extern bool nbdmode_available (bool asked);
 extern int attach_nbd (const struct options *o);
+extern void nbdmode_quiesce (const struct attach_state *st);
+extern void nbdmode_trim_file (const struct attach_state *st, char *buf,
+                               size_t len);
+extern int nbdmode_trim (int fd, uint64_t size);
 extern int detach_nbd (const struct attach_state *st);
 extern const char *nbdmode_state (const struct attach_state *st);
 
 extern int attach_fuse (const struct options *o);
+extern void fusemode_trim_file (const struct attach_state *st, char *buf,
+                                size_t len);
+extern int fusemode_trim (int fd, uint64_t size);
 extern int detach_fuse (const struct attach_state *st);
 extern const char *fusemode_state (const struct attach_state *st);
 
 extern int attach_nfs (const struct options *o);
 extern int detach_nfs (const struct attach_state *st);
 extern const char *nfsmode_state (const struct attach_state *st);
+extern bool nfsmode_known_as (const struct attach_state *st,
+                              const char *what);
 
 #endif /* DRAM_MODES_H */

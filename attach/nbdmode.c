@@ -13,9 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <linux/fs.h>
 
-#include "attach.h"
 #include "device.h"
 #include "donor.h"
 #include "ioctl.h"
@@ -27,7 +28,7 @@
 #include "state.h"
 #include "swap.h"
 
-#define BLOCK_SIZE 4096
+#define DEVICE_BLOCK_SIZE 4096
 
 /* DRAM_ATTACH_HANDOVER=ioctl: use the fallback even where netlink
  * works, so that tests can prove it on a real kernel.
@@ -193,7 +194,7 @@ attach_nbd (const struct options *o)
 
   snprintf (backend, sizeof backend, "dram:%s", d.name);
   req = (struct nbd_connect_req) {
-    .index = index, .size = d.size, .block_size = BLOCK_SIZE,
+    .index = index, .size = d.size, .block_size = DEVICE_BLOCK_SIZE,
     .server_flags = donor_kernel_flags (&d), .timeout = o->timeout,
     .dead_conn_timeout = reconnect,
     .fds = fds, .nr_fds = d.nr, .backend = backend,
@@ -262,6 +263,42 @@ attach_nbd (const struct options *o)
   return EXIT_REFUSED;
 }
 
+bool
+nbdmode_available (bool asked)
+{
+  if (nbd_driver_present (true))
+    return true;
+  if (asked)
+    dram_error ("--mode=nbd: this kernel has no nbd driver (modprobe nbd "
+                "failed); --mode=fuse needs no module");
+  else
+    dram_error ("no nbd driver on this kernel: using the module-free "
+                "mode (--mode=fuse)");
+  return false;
+}
+
+/* The monitor first: nothing must reconnect what is being taken down. */
+void
+nbdmode_quiesce (const struct attach_state *st)
+{
+  stop_helper (st->monitor_pid);
+}
+
+/* Through the device: the kernel sends it on as a trim. */
+void
+nbdmode_trim_file (const struct attach_state *st, char *buf, size_t len)
+{
+  snprintf (buf, len, "%s", st->device);
+}
+
+int
+nbdmode_trim (int fd, uint64_t size)
+{
+  uint64_t range[2] = { 0, size };
+
+  return ioctl (fd, BLKDISCARD, range);
+}
+
 int
 detach_nbd (const struct attach_state *st)
 {
@@ -269,7 +306,7 @@ detach_nbd (const struct attach_state *st)
 
   if (index == -1)
     return -1;
-  /* The monitor was stopped before swapoff, with the other modes'. */
+  /* The monitor was stopped before swapoff (nbdmode_quiesce). */
   if (nbd_connected (index) &&
       disconnect (index, st->handover, st->doit_pid, st->pid, 0) == -1)
     return -1;

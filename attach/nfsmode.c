@@ -31,7 +31,6 @@
 
 #include <libmount.h>
 
-#include "attach.h"
 #include "device.h"
 #include "fstab.h"
 #include "human.h"
@@ -628,4 +627,11 @@ const char *
 nfsmode_state (const struct attach_state *st)
 {
   return mounted (st->mountpoint) ? "mounted" : "not mounted";
+}
+
+/* An nfs attach is also known by its SERVER:/EXPORT and mountpoint. */
+bool
+nfsmode_known_as (const struct attach_state *st, const char *what)
+{
+  return strcmp (st->donor, what) == 0 || strcmp (st->mountpoint, what) == 0;
 }
