@@ -63,23 +63,54 @@ START_TEST (delays)
 }
 END_TEST
 
+/* One step of a run on the fake clock: the clock moves ADVANCE ms,
+ * then OP ('a' a try, 'f' a failed try's pause, 'p' a pause without
+ * doubling) returns WANT.
+ */
+struct step {
+  int64_t advance;
+  char op;
+  int64_t want;
+};
+
+/* Runs the N steps S from 1000 ms, for GIVE_UP seconds; each try that
+ * fails fails with "connection refused", after "lost the donor: EOF".
+ * MSG is the last message.
+ */
+static void
+run_steps (struct backoff *b, unsigned give_up, const struct step *s,
+           size_t n, char *msg, size_t len)
+{
+  int64_t got;
+  size_t i;
+
+  now_ms = 1000;
+  backoff_start (b, fake_clock, give_up);
+  for (i = 0; i < n; i++) {
+    now_ms += s[i].advance;
+    if (s[i].op == 'a')
+      got = backoff_attempt (b, "connection refused", "lost the donor: EOF",
+                             msg, len);
+    else if (s[i].op == 'f')
+      got = backoff_failed (b);
+    else
+      got = backoff_pause (b);
+    ck_assert_msg (got == s[i].want, "step %zu: %lld, not %lld", i,
+                   (long long) got, (long long) s[i].want);
+  }
+}
+
 /* A try and a pause take no more than is left. */
 START_TEST (capped)
 {
+  static const struct step steps[] = {
+    { 0, 'a', 10000 }, { 5000, 'a', 7000 }, { 6900, 'f', 100 },
+    { 0, 'a', 100 }, { 99, 'p', 1 }, { 0, 'a', 1 },
+  };
   struct backoff b;
   char msg[200];
 
-  now_ms = 1000;
-  backoff_start (&b, fake_clock, 12);
-  ck_assert_int_eq (backoff_attempt (&b, "", "", msg, sizeof msg), 10000);
-  now_ms += 5000;
-  ck_assert_int_eq (backoff_attempt (&b, "", "", msg, sizeof msg), 7000);
-  now_ms += 6900;
-  ck_assert_int_eq (backoff_failed (&b), 100);
-  ck_assert_int_eq (backoff_attempt (&b, "", "", msg, sizeof msg), 100);
-  now_ms += 99;
-  ck_assert_int_eq (backoff_pause (&b), 1);
-  ck_assert_int_eq (backoff_attempt (&b, "", "", msg, sizeof msg), 1);
+  run_steps (&b, 12, steps, sizeof steps / sizeof *steps, msg, sizeof msg);
   ck_assert_int_eq (b.attempts, 4);
 }
 END_TEST
@@ -89,27 +120,18 @@ END_TEST
  */
 START_TEST (deadline)
 {
+  static const struct step tried[] = {
+    { 0, 'a', 10000 }, { 0, 'a', 10000 }, { 12000, 'p', 0 }, { 0, 'a', -1 },
+  };
+  static const struct step untried[] = { { 3001, 'a', -1 } };
   struct backoff b;
   char msg[200];
 
-  now_ms = 1000;
-  backoff_start (&b, fake_clock, 12);
-  ck_assert_int_eq (backoff_attempt (&b, "", "lost", msg, sizeof msg),
-                    10000);
-  ck_assert_int_eq (backoff_attempt (&b, "", "lost", msg, sizeof msg),
-                    10000);
-  now_ms += 12000;
-  ck_assert_int_le (backoff_pause (&b), 0);
-  ck_assert_int_eq (backoff_attempt (&b, "connection refused", "lost",
-                                     msg, sizeof msg), -1);
+  run_steps (&b, 12, tried, sizeof tried / sizeof *tried, msg, sizeof msg);
   ck_assert_str_eq (msg, "gave up reconnecting to the donor after 12 s "
                     "(2 attempts): connection refused");
   ck_assert_int_eq (b.attempts, 2);
-
-  backoff_start (&b, fake_clock, 3);
-  now_ms += 3001;
-  ck_assert_int_eq (backoff_attempt (&b, "", "lost the donor: EOF", msg,
-                                     sizeof msg), -1);
+  run_steps (&b, 3, untried, 1, msg, sizeof msg);
   ck_assert_str_eq (msg, "gave up reconnecting to the donor after 3 s "
                     "(0 attempts): lost the donor: EOF");
 }
@@ -118,16 +140,13 @@ END_TEST
 /* A run that worked says how long it took. */
 START_TEST (done)
 {
+  static const struct step steps[] = {
+    { 0, 'a', 10000 }, { 250, 'a', 10000 }, { 1250, 'a', 10000 },
+  };
   struct backoff b;
   char msg[200];
 
-  now_ms = 1000;
-  backoff_start (&b, fake_clock, 120);
-  backoff_attempt (&b, "", "", msg, sizeof msg);
-  now_ms += 250;
-  backoff_attempt (&b, "", "", msg, sizeof msg);
-  now_ms += 1250;
-  backoff_attempt (&b, "", "", msg, sizeof msg);
+  run_steps (&b, 120, steps, sizeof steps / sizeof *steps, msg, sizeof msg);
   backoff_done (&b, msg, sizeof msg);
   ck_assert_str_eq (msg, "reconnected to the donor after 1.5 s "
                     "(3 attempts)");
@@ -397,47 +416,44 @@ START_TEST (engine_back)
 }
 END_TEST
 
-/* The donor answers with another region: what waited fails, and so
- * does every later request.
+/* The engine gives up after one try of STEPS (JUMP: ms the try takes),
+ * saying WHY: what waited fails with EIO, and so does every later
+ * request.
  */
-START_TEST (engine_lost)
+static void
+check_given_up (const char *steps, int64_t jump_ms, const char *why)
 {
   struct link *first;
   struct engine_conn *c;
   unsigned i;
 
-  c = start_engine ("l", 5, 0, &first);
+  c = start_engine (steps, 5, jump_ms, &first);
   clear_error ();
   lose_and_issue (c, first);
   for (i = 0; i < NR_REQS; i++)
     ck_assert_int_eq (reqs[i].error, EIO);
-  ck_assert_str_eq (last_error, "the donor serves another region; "
-                    "failing this device's requests from now on");
+  ck_assert_str_eq (last_error, why);
   issue (c, 0);
   wait_sem (&finished);
   ck_assert_int_eq (reqs[0].error, EIO);
   ck_assert_uint_eq (tries, 1);
   engine_stop (c);
 }
+
+/* The donor answers with another region. */
+START_TEST (engine_lost)
+{
+  check_given_up ("l", 0, "the donor serves another region; failing this "
+                  "device's requests from now on");
+}
 END_TEST
 
 /* A refusal that outlasts the time: given up, with the refusal. */
 START_TEST (engine_timeout)
 {
-  struct link *first;
-  struct engine_conn *c;
-  unsigned i;
-
-  c = start_engine ("r", 5, 6000, &first);
-  clear_error ();
-  lose_and_issue (c, first);
-  for (i = 0; i < NR_REQS; i++)
-    ck_assert_int_eq (reqs[i].error, EIO);
-  ck_assert_str_eq (last_error, "gave up reconnecting to the donor after "
-                    "5 s (1 attempts): connection refused; failing this "
-                    "device's requests from now on");
-  ck_assert_uint_eq (tries, 1);
-  engine_stop (c);
+  check_given_up ("r", 6000, "gave up reconnecting to the donor after 5 s "
+                  "(1 attempts): connection refused; failing this "
+                  "device's requests from now on");
 }
 END_TEST
 
