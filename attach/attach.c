@@ -24,24 +24,8 @@
 #include "swap.h"
 
 /* The front-ends, in the order --mode=auto tries them. */
-static const struct attach_mode modes[] = {
-  {
-    .name = "nbd", .mode = MODE_NBD, .automatic = true, .region = true,
-    .available = nbdmode_available, .attach = attach_nbd,
-    .quiesce = nbdmode_quiesce, .trim_file = nbdmode_trim_file,
-    .trim = nbdmode_trim,
-    .detach = detach_nbd, .state = nbdmode_state,
-  },
-  {
-    .name = "fuse", .mode = MODE_FUSE, .automatic = true, .region = true,
-    .attach = attach_fuse, .trim_file = fusemode_trim_file,
-    .trim = fusemode_trim, .detach = detach_fuse, .state = fusemode_state,
-  },
-  {
-    .name = "nfs", .mode = MODE_NFS, .attach = attach_nfs,
-    .detach = detach_nfs, .state = nfsmode_state,
-    .known_as = nfsmode_known_as,
-  },
+static const struct attach_mode *const modes[] = {
+  &nbd_mode, &fuse_mode, &nfs_mode,
 };
 #define NR_MODES (sizeof modes / sizeof modes[0])
 
@@ -60,13 +44,13 @@ resolve_mode (struct options *o)
   size_t i;
 
   for (i = 0; i < NR_MODES; i++) {
-    if (o->mode == MODE_AUTO && modes[i].automatic &&
-        available (&modes[i], false)) {
-      o->mode = modes[i].mode;
-      return &modes[i];
+    if (o->mode == MODE_AUTO && modes[i]->automatic &&
+        available (modes[i], false)) {
+      o->mode = modes[i]->mode;
+      return modes[i];
     }
-    if (o->mode == modes[i].mode)
-      return available (&modes[i], true) ? &modes[i] : NULL;
+    if (o->mode == modes[i]->mode)
+      return available (modes[i], true) ? modes[i] : NULL;
   }
   dram_error ("--mode=%s is not available in this version of dram-attach",
               mode_name (o->mode));
@@ -82,9 +66,9 @@ record_mode (const struct attach_state *st)
   size_t i;
 
   for (i = 0; i < NR_MODES; i++)
-    if (strcmp (st->mode, modes[i].name) == 0)
-      return &modes[i];
-  return &modes[0];
+    if (strcmp (st->mode, modes[i]->name) == 0)
+      return modes[i];
+  return modes[0];
 }
 
 /* The export name a recipient asks for by default: a region of its

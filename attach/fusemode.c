@@ -69,7 +69,7 @@ server (const struct options *o, struct donor *d, const char *mountpoint,
          ? EXIT_SUCCESS : EXIT_FAILURE);
 }
 
-int
+static int
 attach_fuse (const struct options *o)
 {
   struct attach_state st;
@@ -166,19 +166,19 @@ attach_fuse (const struct options *o)
 /* A hole punched in the FUSE file (the loop device over it is gone
  * with swapoff), which the FUSE server sends on as trims.
  */
-void
+static void
 fusemode_trim_file (const struct attach_state *st, char *buf, size_t len)
 {
   snprintf (buf, len, "%s/" FUSE_TREE_FILE, st->mountpoint);
 }
 
-int
+static int
 fusemode_trim (int fd, uint64_t size)
 {
   return fallocate (fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, size);
 }
 
-int
+static int
 detach_fuse (const struct attach_state *st)
 {
   if (loop_detach (st->device) == -1 || unmount (st->mountpoint) == -1)
@@ -193,10 +193,16 @@ detach_fuse (const struct attach_state *st)
   return 0;
 }
 
-const char *
+static const char *
 fusemode_state (const struct attach_state *st)
 {
   if (kill (st->pid, 0) == -1)
     return "server gone";
   return mounted (st->mountpoint) ? "connected" : "not mounted";
 }
+
+const struct attach_mode fuse_mode = {
+  .name = "fuse", .mode = MODE_FUSE, .automatic = true, .region = true,
+  .attach = attach_fuse, .trim_file = fusemode_trim_file,
+  .trim = fusemode_trim, .detach = detach_fuse, .state = fusemode_state,
+};

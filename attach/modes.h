@@ -49,26 +49,7 @@ struct attach_mode {
   bool (*known_as) (const struct attach_state *st, const char *what);
 };
 
-extern bool nbdmode_available (bool asked);
-extern int attach_nbd (const struct options *o);
-extern void nbdmode_quiesce (const struct attach_state *st);
-extern void nbdmode_trim_file (const struct attach_state *st, char *buf,
-                               size_t len);
-extern int nbdmode_trim (int fd, uint64_t size);
-extern int detach_nbd (const struct attach_state *st);
-extern const char *nbdmode_state (const struct attach_state *st);
-
-extern int attach_fuse (const struct options *o);
-extern void fusemode_trim_file (const struct attach_state *st, char *buf,
-                                size_t len);
-extern int fusemode_trim (int fd, uint64_t size);
-extern int detach_fuse (const struct attach_state *st);
-extern const char *fusemode_state (const struct attach_state *st);
-
-extern int attach_nfs (const struct options *o);
-extern int detach_nfs (const struct attach_state *st);
-extern const char *nfsmode_state (const struct attach_state *st);
-extern bool nfsmode_known_as (const struct attach_state *st,
-                              const char *what);
+/* The front-ends: nbdmode.c, fusemode.c, nfsmode.c. */
+extern const struct attach_mode nbd_mode, fuse_mode, nfs_mode;
 
 #endif /* DRAM_MODES_H */

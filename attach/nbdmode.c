@@ -135,7 +135,7 @@ limit_request_size (int index)
   return 0;
 }
 
-int
+static int
 attach_nbd (const struct options *o)
 {
   struct attach_state st;
@@ -263,7 +263,7 @@ attach_nbd (const struct options *o)
   return EXIT_REFUSED;
 }
 
-bool
+static bool
 nbdmode_available (bool asked)
 {
   if (nbd_driver_present (true))
@@ -278,20 +278,20 @@ nbdmode_available (bool asked)
 }
 
 /* The monitor first: nothing must reconnect what is being taken down. */
-void
+static void
 nbdmode_quiesce (const struct attach_state *st)
 {
   stop_helper (st->monitor_pid);
 }
 
 /* Through the device: the kernel sends it on as a trim. */
-void
+static void
 nbdmode_trim_file (const struct attach_state *st, char *buf, size_t len)
 {
   snprintf (buf, len, "%s", st->device);
 }
 
-int
+static int
 nbdmode_trim (int fd, uint64_t size)
 {
   uint64_t range[2] = { 0, size };
@@ -299,7 +299,7 @@ nbdmode_trim (int fd, uint64_t size)
   return ioctl (fd, BLKDISCARD, range);
 }
 
-int
+static int
 detach_nbd (const struct attach_state *st)
 {
   int index = nbd_device_index (st->device);
@@ -317,7 +317,7 @@ detach_nbd (const struct attach_state *st)
   return 0;
 }
 
-const char *
+static const char *
 nbdmode_state (const struct attach_state *st)
 {
   int index = nbd_device_index (st->device);
@@ -330,3 +330,10 @@ nbdmode_state (const struct attach_state *st)
     return "monitor gone";
   return "connected";
 }
+
+const struct attach_mode nbd_mode = {
+  .name = "nbd", .mode = MODE_NBD, .automatic = true, .region = true,
+  .available = nbdmode_available, .attach = attach_nbd,
+  .quiesce = nbdmode_quiesce, .trim_file = nbdmode_trim_file,
+  .trim = nbdmode_trim, .detach = detach_nbd, .state = nbdmode_state,
+};

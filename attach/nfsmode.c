@@ -510,7 +510,7 @@ fill_nfs_state (struct attach_state *st, const struct options *o,
   return 0;
 }
 
-int
+static int
 attach_nfs (const struct options *o)
 {
   struct attach_state st;
@@ -588,7 +588,7 @@ attach_nfs (const struct options *o)
   return EXIT_REFUSED;
 }
 
-int
+static int
 detach_nfs (const struct attach_state *st)
 {
   struct nfs_target t;
@@ -623,15 +623,21 @@ detach_nfs (const struct attach_state *st)
   return r;
 }
 
-const char *
+static const char *
 nfsmode_state (const struct attach_state *st)
 {
   return mounted (st->mountpoint) ? "mounted" : "not mounted";
 }
 
 /* An nfs attach is also known by its SERVER:/EXPORT and mountpoint. */
-bool
+static bool
 nfsmode_known_as (const struct attach_state *st, const char *what)
 {
   return strcmp (st->donor, what) == 0 || strcmp (st->mountpoint, what) == 0;
 }
+
+const struct attach_mode nfs_mode = {
+  .name = "nfs", .mode = MODE_NFS, .attach = attach_nfs,
+  .detach = detach_nfs, .state = nfsmode_state,
+  .known_as = nfsmode_known_as,
+};
