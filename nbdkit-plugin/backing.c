@@ -200,6 +200,18 @@ open_memfd (struct region *r)
   return 0;
 }
 
+int
+region_lock (int fd, const char *what, const char *path)
+{
+  if (flock (fd, LOCK_EX | LOCK_NB) == 0)
+    return 0;
+  if (errno == EWOULDBLOCK)
+    dram_error ("%s=%s is in use by another dram donor", what, path);
+  else
+    dram_error ("%s=%s: flock: %m", what, path);
+  return -1;
+}
+
 /* Opens file= (creating it if absent) or a nameless file in dir=.  A
  * file that already holds a region of the same size is reused, which
  * is how a restarted donor keeps the recipient's data.
@@ -233,13 +245,8 @@ open_file (struct region *r, const struct dram_params *p)
   }
 
   /* Two donors serving one file would corrupt both recipients. */
-  if (flock (fd, LOCK_EX | LOCK_NB) == -1) {
-    if (errno == EWOULDBLOCK)
-      dram_error ("file=%s is in use by another dram donor", path);
-    else
-      dram_error ("file=%s: flock: %m", path);
+  if (region_lock (fd, "file", path) == -1)
     return -1;
-  }
   if (fstat (fd, &st) == -1) {
     dram_error ("%s=%s: stat: %m", what, path);
     return -1;

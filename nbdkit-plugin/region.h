@@ -91,6 +91,11 @@ extern int region_identify (struct region *r, const char *file,
 extern int region_record_read (const char *path, char *id, uint64_t *size,
                                char *name);
 
+/* Takes FD's exclusive lock for this donor, or reports that WHAT=PATH
+ * is another donor's (or why it cannot be locked) and returns -1.
+ */
+extern int region_lock (int fd, const char *what, const char *path);
+
 /* Gives every byte of R back (as region_zero, over the whole region). */
 extern int region_wipe (struct region *r);
 

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/file.h>
 
 #include "capacity.h"
 #include "human.h"
@@ -338,11 +337,7 @@ table_load (struct table *t)
     return -1;
   }
   /* Two donors on one dir= would take each other's regions. */
-  if (flock (fd, LOCK_EX | LOCK_NB) == -1) {
-    if (errno == EWOULDBLOCK)
-      dram_error ("dir=%s is in use by another dram donor", dir);
-    else
-      dram_error ("dir=%s: flock: %m", dir);
+  if (region_lock (fd, "dir", dir) == -1) {
     close (fd);
     return -1;
   }
